@@ -1,0 +1,287 @@
+/**
+ * The connector runtime a department runs: consumes its department's lookup requests as one member of
+ * the department's consumer group, hands each to the handler for its certificate type, and replies on
+ * the requester's reply topic. It depends only on the Bus interface, so it runs on Kafka and in-process.
+ *
+ * Guarantees: a request's offset is committed only after its reply is produced (the bus commits when
+ * the handler resolves); a handler error becomes an `error` reply, never a crash; requests past their
+ * deadline are dropped unanswered (the gateway has already given up); at most `concurrency` requests
+ * are handled at once; stop() announces `down` and lets in-flight requests finish.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type Bus,
+  type IncomingMessage,
+  type Subscription,
+  UnknownTopicError,
+} from '../../gateway/bus/bus.js';
+import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { Logger } from '../../gateway/logger.js';
+import { REPLY_TOPIC_HEADER, REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/lookups/topics.js';
+import type { CertificateHandler } from './certificate-handler.js';
+import { publishDeadLetter } from './dead-letters.js';
+import { createHeartbeats, type Heartbeats } from './heartbeats.js';
+import { createLimiter } from './limiter.js';
+import { buildReply, type ReplyOutcome, sendReply } from './replies.js';
+import { type EnvelopeVerdict, parseRequest, type RequestValidator } from './request-envelope.js';
+import { failureOutcome, runWithDeadline } from './run-handler.js';
+
+export interface ConnectorOptions {
+  bus: Bus;
+  /** Department code, e.g. `market-regulation`: names the request topic and the consumer group. */
+  department: string;
+  /** Unique per running instance; default `<host>-<pid>-<random>`. */
+  instanceId?: string;
+  topicPrefix: string;
+  /** Certificate type -> the handler answering it. */
+  handlers: Record<string, CertificateHandler>;
+  /** Requests handled at once by this instance. Default 8. */
+  concurrency?: number;
+  /** Default 5000 ms; gateways consider the instance gone after three missed heartbeats. */
+  heartbeatIntervalMs?: number;
+  /** A handler still running after this long is abandoned with an `adapter-failed` reply. Default 30 s. */
+  handlerTimeoutMs?: number;
+  logger: Logger;
+  /** Full schema check of request envelopes; without it only the properties the runtime uses are checked. */
+  validateRequest?: RequestValidator;
+  /** Checks a found record before it is sent, so a mapping mistake shows up in the department's logs. */
+  validateRecord?: (certificateType: string, schemaVersion: number, record: unknown) => EnvelopeVerdict;
+}
+
+export interface ConnectorStats {
+  replied: { found: number; notFound: number; error: number };
+  deadLettered: number;
+  expired: number;
+}
+
+export interface Connector {
+  readonly department: string;
+  readonly instanceId: string;
+  readonly requestTopic: string;
+  readonly groupId: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): ConnectorStats;
+}
+
+// As in schemas/envelopes: codes name topics; an instance id is the part after '/' in heartbeat keys.
+const DEPARTMENT_CODE = /^[a-z][a-z0-9-]{1,62}$/;
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function createConnector(options: ConnectorOptions): Connector {
+  const { bus, department } = options;
+  if (!DEPARTMENT_CODE.test(department)) {
+    throw new Error(
+      `invalid department code ${JSON.stringify(department)}: use lower-case letters, digits and -`,
+    );
+  }
+  const handlers = new Map(Object.entries(options.handlers));
+  if (handlers.size === 0) throw new Error(`connector for ${department} has no certificate handlers`);
+  const instanceId = options.instanceId ?? defaultInstanceId();
+  if (!INSTANCE_ID.test(instanceId)) {
+    throw new Error(
+      `invalid instanceId ${JSON.stringify(instanceId)}: use letters, digits, '.', '_' and '-'`,
+    );
+  }
+  const topics = topicNames(options.topicPrefix);
+  const requestTopic = topics.lookupRequests(department);
+  const replyTopicPrefix = topics.lookupReplies('');
+  const groupId = `${options.topicPrefix}.connector.${department}`;
+  const concurrency = options.concurrency ?? 8;
+  const limiter = createLimiter(concurrency);
+  const handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
+  const logger = options.logger.child({ department, instanceId });
+  const stats: ConnectorStats = { replied: { found: 0, notFound: 0, error: 0 }, deadLettered: 0, expired: 0 };
+  const inFlight = new Set<Promise<void>>();
+  const heartbeats: Heartbeats = createHeartbeats({
+    bus,
+    topic: topics.heartbeats,
+    department,
+    instanceId,
+    certificateTypes: [...handlers].map(([certificateType, handler]) => ({
+      certificateType,
+      schemaVersion: handler.schemaVersion,
+    })),
+    intervalMs: options.heartbeatIntervalMs ?? 5000,
+    logger,
+  });
+  let subscription: Subscription | undefined;
+  let state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  let stopping: Promise<void> | undefined;
+
+  const deadLetter = async (message: IncomingMessage, reason: string) => {
+    stats.deadLettered += 1;
+    await publishDeadLetter(bus, topics.deadLetters, message, reason, logger);
+  };
+
+  async function processRequest(message: IncomingMessage): Promise<void> {
+    const parsed = parseRequest(message.value, options.validateRequest);
+    if (!parsed.ok) return deadLetter(message, parsed.reason);
+    const replyTopic = message.headers[REPLY_TOPIC_HEADER];
+    if (!replyTopic) return deadLetter(message, `no ${REPLY_TOPIC_HEADER} header: nowhere to send the reply`);
+    // A request must not make this connector write into arbitrary topics (another department's requests).
+    if (!replyTopic.startsWith(replyTopicPrefix)) {
+      return deadLetter(
+        message,
+        `${REPLY_TOPIC_HEADER} ${JSON.stringify(replyTopic)} is not a reply topic (${replyTopicPrefix}*)`,
+      );
+    }
+    const { request, deadline } = parsed;
+    const log = logger.child({ lookupId: request.lookupId, certificateType: request.certificateType });
+    const remainingMs = deadline - Date.now();
+    if (remainingMs <= 0) {
+      stats.expired += 1;
+      log.info({ lateByMs: -remainingMs }, 'request dropped unanswered: its deadline had passed');
+      return;
+    }
+
+    const handler = handlers.get(request.certificateType);
+    let outcome: ReplyOutcome | 'expired';
+    if (!handler) {
+      outcome = {
+        outcome: 'error',
+        code: 'unsupported-certificate-type',
+        message: `Department ${department} does not serve ${request.certificateType} on this connector.`,
+      };
+    } else if (handler.schemaVersion !== request.schemaVersion) {
+      outcome = {
+        outcome: 'error',
+        code: 'unsupported-schema-version',
+        message: `This connector answers ${request.certificateType} schema version ${handler.schemaVersion}, not ${request.schemaVersion}.`,
+      };
+    } else {
+      outcome = await answer(handler, request, remainingMs, log);
+    }
+    if (outcome === 'expired') {
+      stats.expired += 1;
+      log.warn('handler did not answer before the deadline; no reply sent');
+      return;
+    }
+
+    const reply = buildReply(request, handler?.schemaVersion ?? request.schemaVersion, outcome, {
+      department,
+      instanceId,
+    });
+    try {
+      await sendReply(bus, replyTopic, message, reply);
+    } catch (error) {
+      // The requesting gateway instance is gone with its reply topic: nobody waits for this answer.
+      if (error instanceof UnknownTopicError) {
+        log.warn({ replyTopic }, 'reply topic does not exist; reply dropped');
+        return;
+      }
+      throw error;
+    }
+    if (outcome.outcome === 'found') stats.replied.found += 1;
+    else if (outcome.outcome === 'not-found') stats.replied.notFound += 1;
+    else stats.replied.error += 1;
+    log.debug({ outcome: outcome.outcome }, 'lookup answered');
+  }
+
+  async function answer(
+    handler: CertificateHandler,
+    request: LookupRequestEnvelope,
+    remainingMs: number,
+    log: Logger,
+  ): Promise<ReplyOutcome | 'expired'> {
+    const result = await runWithDeadline(handler, request, remainingMs, handlerTimeoutMs);
+    if (result.kind === 'expired') return 'expired';
+    if (result.kind === 'failed') return failureOutcome(result.error, log);
+    const record = result.record;
+    if (record === undefined || record === null) return { outcome: 'not-found' };
+    if (typeof record !== 'object' || Array.isArray(record)) {
+      log.error({ returned: typeof record }, 'handler returned something other than a record object');
+      return {
+        outcome: 'error',
+        code: 'adapter-failed',
+        message: 'The connector produced an invalid record.',
+      };
+    }
+    const verdict = options.validateRecord?.(request.certificateType, request.schemaVersion, record);
+    if (verdict && !verdict.ok) {
+      log.error(
+        { errors: verdict.errors },
+        'record does not match the certificate schema; check the field mapping',
+      );
+      return {
+        outcome: 'error',
+        code: 'invalid-record',
+        message: 'The department record does not match the certificate schema.',
+      };
+    }
+    return { outcome: 'found', record };
+  }
+
+  function handle(message: IncomingMessage): Promise<void> {
+    const work = limiter.run(() => processRequest(message));
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    inFlight.add(settled);
+    void settled.then(() => inFlight.delete(settled));
+    return work;
+  }
+
+  return {
+    department,
+    instanceId,
+    requestTopic,
+    groupId,
+    stats: () => structuredClone(stats),
+
+    async start() {
+      if (state !== 'new') throw new Error(`connector ${department}/${instanceId} was already started`);
+      state = 'starting';
+      try {
+        await bus.ensureTopics([topics.heartbeats, topics.deadLetters]);
+        await bus.ensureTopics([requestTopic], REQUEST_TOPIC_PARTITIONS);
+        // From the beginning: a new group must not miss requests sent before its first join; any that
+        // waited too long are dropped by their deadline.
+        subscription = await bus.subscribe({
+          topics: [requestTopic],
+          groupId,
+          fromBeginning: true,
+          concurrency,
+          handle,
+        });
+        await subscription.ready;
+        // Announce only once consuming, so gateways never route to an instance that cannot answer yet.
+        await heartbeats.start();
+      } catch (error) {
+        state = 'stopped';
+        await subscription?.stop().catch(() => {});
+        throw error;
+      }
+      state = 'running';
+      logger.info(
+        { requestTopic, groupId, certificateTypes: [...handlers.keys()], concurrency },
+        'connector started',
+      );
+    },
+
+    stop() {
+      if (state === 'new' || state === 'stopped') return stopping ?? Promise.resolve();
+      stopping ??= (async () => {
+        state = 'stopping';
+        await heartbeats.stop();
+        await subscription?.stop();
+        // The bus waits for the handlers it started; this also covers a bus that does not.
+        await Promise.all(inFlight);
+        state = 'stopped';
+        logger.info(stats, 'connector stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Host, process and a random part: unique even for several connectors in one process. */
+function defaultInstanceId(): string {
+  const host = hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}

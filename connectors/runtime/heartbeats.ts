@@ -1,0 +1,74 @@
+/**
+ * Announces a connector instance on the heartbeat topic: `up` at once and every interval while it
+ * runs, `down` when it stops gracefully. Gateways route only to departments with a live instance, so
+ * a lost heartbeat makes lookups fail fast (503) instead of waiting for a timeout.
+ */
+import type { Bus } from '../../gateway/bus/bus.js';
+import type { HeartbeatEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { Logger } from '../../gateway/logger.js';
+
+export interface HeartbeatOptions {
+  bus: Bus;
+  topic: string;
+  department: string;
+  instanceId: string;
+  certificateTypes: HeartbeatEnvelope['certificateTypes'];
+  intervalMs: number;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface Heartbeats {
+  /** Sends `up` (rejecting if that first one cannot be sent), then keeps sending it every interval. */
+  start(): Promise<void>;
+  /** Stops the timer and sends `down` (best effort: a failure is logged, not thrown). */
+  stop(): Promise<void>;
+}
+
+export function createHeartbeats(options: HeartbeatOptions): Heartbeats {
+  const { bus, topic, logger } = options;
+  const now = options.now ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let sending: Promise<void> = Promise.resolve();
+
+  const send = (state: HeartbeatEnvelope['state']) => {
+    const heartbeat: HeartbeatEnvelope = {
+      version: 1,
+      department: options.department,
+      instanceId: options.instanceId,
+      certificateTypes: options.certificateTypes,
+      state,
+      intervalMs: options.intervalMs,
+      sentAt: now().toISOString(),
+    };
+    return bus.publish(topic, [
+      {
+        // Keyed by instance, so a compacted heartbeat topic keeps each instance's last word.
+        key: `${options.department}/${options.instanceId}`,
+        value: JSON.stringify(heartbeat),
+        headers: { 'content-type': 'application/json' },
+      },
+    ]);
+  };
+
+  return {
+    async start() {
+      await send('up');
+      timer = setInterval(() => {
+        // Chained, so a slow broker cannot reorder an `up` after the final `down`.
+        sending = sending
+          .then(() => send('up'))
+          .catch((error: unknown) => logger.warn({ err: error }, 'heartbeat could not be sent'));
+      }, options.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await sending;
+      await send('down').catch((error: unknown) =>
+        logger.warn({ err: error }, 'final heartbeat could not be sent'),
+      );
+    },
+  };
+}

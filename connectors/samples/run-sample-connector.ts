@@ -1,0 +1,71 @@
+/**
+ * Starts sample department connectors: one department (`silobridge connector --department <code>`) or
+ * all of them on one bus (the embedded demo, where the gateway runs without Kafka).
+ */
+import type { Bus } from '../../gateway/bus/bus.js';
+import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
+import type { Logger } from '../../gateway/logger.js';
+import { schemasDir } from '../../gateway/paths.js';
+import { type Connector, createConnector } from '../runtime/connector-runtime.js';
+import { createSampleHandlers } from './sample-connectors.js';
+import { SAMPLE_DEPARTMENTS } from './sample-departments.js';
+
+export interface SampleConnectorOptions {
+  department: string;
+  bus: Bus;
+  topicPrefix: string;
+  logger: Logger;
+  instanceId?: string;
+  /** Checks requests and records against the shared schemas; loaded from `schemas/` when not given. */
+  catalog?: SchemaCatalog;
+  heartbeatIntervalMs?: number;
+}
+
+export async function runSampleConnector(options: SampleConnectorOptions): Promise<Connector> {
+  const catalog = options.catalog ?? (await loadSchemaCatalog(schemasDir));
+  const connector = createConnector({
+    bus: options.bus,
+    department: options.department,
+    instanceId: options.instanceId,
+    topicPrefix: options.topicPrefix,
+    handlers: createSampleHandlers(options.department),
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+    logger: options.logger,
+    validateRequest: (value) => catalog.validateEnvelope('lookup-request', value),
+    validateRecord: (certificateType, schemaVersion, record) =>
+      catalog.validateRecord(certificateType, schemaVersion, record),
+  });
+  await connector.start();
+  return connector;
+}
+
+export interface SampleConnectors {
+  connectors: Connector[];
+  stop(): Promise<void>;
+}
+
+export async function startAllSampleConnectors(
+  options: Omit<SampleConnectorOptions, 'department' | 'instanceId'>,
+): Promise<SampleConnectors> {
+  const catalog = options.catalog ?? (await loadSchemaCatalog(schemasDir));
+  const started: Connector[] = [];
+  const stop = async () => {
+    await Promise.all(started.map((connector) => connector.stop()));
+  };
+  try {
+    for (const department of SAMPLE_DEPARTMENTS) {
+      started.push(
+        await runSampleConnector({
+          ...options,
+          catalog,
+          department: department.code,
+          logger: options.logger.child({ sample: department.code }),
+        }),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { connectors: started, stop };
+}

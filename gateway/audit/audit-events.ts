@@ -1,0 +1,76 @@
+/**
+ * What the audit log records. Every lookup outcome, every failed authentication or authorisation,
+ * and every registry or policy change is one event. `AuditRecorder.record` resolves only once the
+ * event is durable: callers release data after it (fail closed).
+ */
+import type { LookupOutcome, LookupPurpose, Requester } from '../lookups/lookup-pipeline.js';
+
+export interface LookupAuditEvent {
+  kind: 'lookup';
+  lookupId: string;
+  at: string;
+  requester: Requester;
+  purpose?: LookupPurpose;
+  certificateType?: string;
+  /**
+   * The subject's identifiers, so a citizen's "who looked at my records" can be answered. The audit
+   * log stores only keyed hashes (HMAC) of them, never the values.
+   */
+  subject?: Record<string, unknown>;
+  provider?: string;
+  outcome: LookupOutcome;
+  status: number;
+  problemType?: string;
+  latencyMs: number;
+  /** SHA-256 of the released record's canonical JSON. */
+  recordDigest?: string;
+}
+
+export interface AccessRefusedAuditEvent {
+  kind: 'access-refused';
+  at: string;
+  status: 401 | 403 | 429;
+  problemType: string;
+  reason: string;
+  /** Known for 403/429; for 401 only what the token claimed (unverified), if anything. */
+  requester?: Requester;
+  method: string;
+  path: string;
+  requestId?: string;
+}
+
+export interface ChangeAuditEvent {
+  kind: 'registry-change' | 'policy-change';
+  at: string;
+  /** Who made the change (`<department>/<system>`), or `system` for the gateway itself (e.g. a reload). */
+  actor: string;
+  action: string;
+  target: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * What data officers do with the audit log itself: a subject report, a review sample drawn, a review
+ * finding recorded, a signing key rotated. Logged in the same chain, so oversight is overseen too.
+ */
+export interface AuditAccessAuditEvent {
+  kind: 'audit-access';
+  at: string;
+  /** `<department>/<system>` of the caller, or `operator` for the command line. */
+  actor: string;
+  action: 'subject-report' | 'review-sample-drawn' | 'review-finding-recorded' | 'signing-key-rotated';
+  target?: string;
+  /** For a subject report: the identifiers asked about (stored only as keyed hashes, like a lookup's). */
+  subject?: Record<string, unknown>;
+  details?: Record<string, unknown>;
+}
+
+export type AuditEvent =
+  | LookupAuditEvent
+  | AccessRefusedAuditEvent
+  | ChangeAuditEvent
+  | AuditAccessAuditEvent;
+
+export interface AuditRecorder {
+  record(event: AuditEvent): Promise<void>;
+}

@@ -1,0 +1,72 @@
+/**
+ * TypeScript shapes of the Kafka record values, written beside their schemas in `schemas/envelopes/`
+ * (test/unit/schema-catalog.test.ts validates typed values of each against its schema, so the two
+ * cannot drift apart unnoticed). The schemas are the contract; these types are what code relies on
+ * after `catalog.validateEnvelope(...)` said yes.
+ */
+
+export type EnvelopeName = 'lookup-request' | 'lookup-reply' | 'heartbeat';
+
+export interface LookupPurposeEnvelope {
+  /** The matter (administrative procedure) code. */
+  matter: string;
+  caseRef: string;
+  officer: string;
+}
+
+export interface LookupRequestEnvelope {
+  version: 1;
+  /** A UUID; also the `kafka_correlationId` header. */
+  lookupId: string;
+  certificateType: string;
+  schemaVersion: number;
+  /**
+   * Identifier name -> value; the schema allows only string values. Typed loosely because the gateway
+   * builds it from a request body that the certificate type's subject schema has already checked.
+   */
+  subject: Record<string, unknown>;
+  /** Record fields wanted; absent = all. */
+  fields?: string[];
+  purpose: LookupPurposeEnvelope;
+  requester: { department: string; system?: string };
+  /** RFC 3339 date-time after which the gateway no longer waits. */
+  deadline: string;
+}
+
+export type LookupReplyOutcome = 'found' | 'not-found' | 'error';
+
+export interface LookupReplyError {
+  /** `adapter-failed`, `unsupported-certificate-type`, ...; an unknown code counts as `adapter-failed`. */
+  code: string;
+  message?: string;
+}
+
+interface LookupReplyBase {
+  version: 1;
+  lookupId: string;
+  certificateType: string;
+  schemaVersion: number;
+  connector: { department: string; instanceId: string };
+}
+
+/** `record` comes with `found` and only then; `error` with `error` and only then (as in the schema). */
+export type LookupReplyEnvelope =
+  | (LookupReplyBase & { outcome: 'found'; record: Record<string, unknown>; error?: never })
+  | (LookupReplyBase & { outcome: 'not-found'; record?: never; error?: never })
+  | (LookupReplyBase & { outcome: 'error'; error: LookupReplyError; record?: never });
+
+export interface ServedCertificateType {
+  certificateType: string;
+  schemaVersion: number;
+}
+
+export interface HeartbeatEnvelope {
+  version: 1;
+  department: string;
+  instanceId: string;
+  certificateTypes: ServedCertificateType[];
+  state: 'up' | 'down';
+  intervalMs: number;
+  /** RFC 3339 date-time, by the connector's clock. */
+  sentAt: string;
+}

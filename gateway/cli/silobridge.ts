@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The `silobridge` command: runs the gateway and the operator tasks around it. Each sub-command reads
+ * the same environment configuration as the gateway (see README "Configuration").
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
+import { migrationsDir, projectRoot } from '../paths.js';
+import { runGatewayProcess } from '../server.js';
+import { migrate } from '../storage/migrations.js';
+import { openDatabase } from '../storage/open-database.js';
+import { registerConnectorCommands } from './connector-commands.js';
+
+const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+  version: string;
+};
+
+export function createProgram(): Command {
+  const program = new Command('silobridge')
+    .description('SiloBridge: the cross-department data-sharing gateway')
+    .version(version);
+
+  program
+    .command('serve')
+    .description('run the gateway (same as npm start)')
+    .action(async () => {
+      await runGatewayProcess();
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations and exit')
+    .action(async () => {
+      const database = await openDatabase(loadConfig());
+      try {
+        const report = await migrate(database, migrationsDir);
+        process.stdout.write(
+          `${database.kind}: applied ${report.applied.length} migration(s)` +
+            `${report.applied.length ? ` (${report.applied.join(', ')})` : ''}, ${report.alreadyApplied.length} already applied\n`,
+        );
+      } finally {
+        await database.close();
+      }
+    });
+
+  registerConnectorCommands(program);
+  return program;
+}
+
+try {
+  await createProgram().parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`silobridge: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+}

@@ -1,0 +1,161 @@
+/**
+ * Composition root: builds the gateway's parts from the config, starts them in order and stops them in
+ * reverse order. Storage first (migrated), then the bus, then HTTP; shutdown drains HTTP first.
+ */
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startAllSampleConnectors } from '../connectors/samples/run-sample-connector.js';
+import type { Bus } from './bus/bus.js';
+import { createInProcessBus } from './bus/in-process-bus.js';
+import { createKafkaBus } from './bus/kafka-bus.js';
+import { createCatalogRouter } from './catalog/catalog-routes.js';
+import { loadSchemaCatalog } from './catalog/schema-catalog.js';
+import type { GatewayConfig } from './config.js';
+import { demoBanner } from './demo/demo-banner.js';
+import { createHealthRouter } from './health/health-routes.js';
+import { createApp } from './http/app.js';
+import { createLogger, type Logger } from './logger.js';
+import { startLookups } from './lookups/lookups.js';
+import { createMetrics } from './metrics/metrics.js';
+import { migrationsDir, schemasDir } from './paths.js';
+import type { Database } from './storage/database.js';
+import { migrate } from './storage/migrations.js';
+import { openDatabase } from './storage/open-database.js';
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly bus: Bus;
+  /** Drains in-flight requests (up to the configured grace), then closes bus and database. */
+  close(): Promise<void>;
+}
+
+export interface GatewayDependencies {
+  logger?: Logger;
+  /** Use this bus instead of building one from the config (tests, the embedded demo). */
+  bus?: Bus;
+  /** Print the demo's ready-to-paste lookup on stderr (the gateway process does; tests do not). */
+  printBanner?: boolean;
+}
+
+function createBus(config: GatewayConfig, logger: Logger): Bus {
+  if (config.kafkaBrokers.length === 0)
+    return createInProcessBus({ logger: logger.child({ component: 'bus' }) });
+  return createKafkaBus({
+    brokers: config.kafkaBrokers,
+    clientId: `silobridge-gateway-${config.instanceId}`,
+    logger: logger.child({ component: 'kafka' }),
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export async function startGateway(
+  config: GatewayConfig,
+  deps: GatewayDependencies = {},
+): Promise<RunningGateway> {
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
+  const stopAll = async () => {
+    for (const { name, stop } of stack.reverse()) {
+      await stop().catch((error: unknown) => logger.error({ err: error }, `failed to stop ${name}`));
+    }
+  };
+
+  try {
+    const database = await openDatabase(config);
+    stack.push({ name: 'database', stop: () => database.close() });
+    const migrations = await migrate(database, migrationsDir);
+    logger.info({ database: database.kind, applied: migrations.applied }, 'database ready');
+
+    const bus = deps.bus ?? createBus(config, logger);
+    // A bus handed in belongs to the caller, who closes it.
+    if (!deps.bus) stack.push({ name: 'bus', stop: () => bus.close() });
+
+    const catalog = await loadSchemaCatalog(schemasDir);
+    const metrics = createMetrics();
+    const lookups = await startLookups({ config, bus, catalog, logger, registry: metrics.registry });
+    stack.push({ name: 'lookups', stop: () => lookups.stop() });
+
+    if (config.sampleConnectors) {
+      const connectors = await startAllSampleConnectors({
+        bus,
+        topicPrefix: config.topicPrefix,
+        logger: logger.child({ component: 'sample-connectors' }),
+      });
+      stack.push({ name: 'sample connectors', stop: () => connectors.stop() });
+    }
+
+    let draining = false;
+    const app = createApp({
+      logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+      middleware: [metrics.middleware],
+      routers: [
+        createHealthRouter(
+          [
+            { name: 'database', check: () => database.check() },
+            { name: 'bus', check: () => bus.check() },
+            ...lookups.readiness,
+          ],
+          () => draining,
+        ),
+        metrics.router,
+        createCatalogRouter(catalog),
+        lookups.router,
+      ],
+    });
+    const httpServer = createServer(app);
+    const address = await listen(httpServer, config.port, config.host);
+    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    logger.info({ url, bus: bus.kind, instanceId: config.instanceId }, 'gateway listening');
+    // Human hints go to stderr, so stdout stays one JSON log line per event.
+    if (config.sampleConnectors && deps.printBanner) process.stderr.write(await demoBanner(url));
+
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        draining = true;
+        logger.info('draining in-flight requests');
+        await drainHttp(httpServer, config.shutdownGraceMs, logger);
+        await stopAll();
+        logger.info('gateway stopped');
+      })();
+      return closing;
+    };
+    return { url, config, logger, database, bus, close };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function drainHttp(server: Server, graceMs: number, logger: Logger): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive connections with no request in flight would hold close() open until they time out.
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), graceMs);
+  });
+  if ((await Promise.race([closed, timedOut])) === 'timeout') {
+    logger.warn(
+      { graceMs },
+      'requests still running after the shutdown grace period; closing their connections',
+    );
+    server.closeAllConnections();
+    await closed;
+  }
+  clearTimeout(timer);
+}

@@ -1,0 +1,81 @@
+/**
+ * The Express application: request ids and logging, JSON bodies with a size limit, security headers,
+ * the capability routers, and problem JSON for everything that goes wrong (unknown routes included).
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type RequestHandler, type Router } from 'express';
+import { pinoHttp } from 'pino-http';
+import { NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { problemErrorHandler } from './problem.js';
+
+/** A caller-supplied request id is kept (for tracing across systems) only if it is short and plain. */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AppOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  routers: Router[];
+  /** Runs before the routers, e.g. metrics. */
+  middleware?: RequestHandler[];
+}
+
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
+    next(new UnsupportedMediaTypeError(req.headers['content-type']));
+    return;
+  }
+  next();
+};
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  // Responses carry personal data: never cache them, never let a browser sniff or frame them.
+  res.set({
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+  });
+  next();
+};
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(
+    pinoHttp({
+      logger: options.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id =
+          typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Every line logged through req.log carries `requestId`; request lines stay short (no headers).
+      quietReqLogger: true,
+      customAttributeKeys: { reqId: 'requestId' },
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+      autoLogging: {
+        ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
+      },
+    }),
+  );
+  app.use(securityHeaders);
+  for (const middleware of options.middleware ?? []) app.use(middleware);
+  app.use(requireJsonBody);
+  app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  for (const router of options.routers) app.use(router);
+  app.use((req, _res, next) => {
+    next(new NotFoundError(`No route for ${req.method} ${req.path.slice(0, 200)}.`, 'route-not-found'));
+  });
+  app.use(problemErrorHandler);
+  return app;
+}

@@ -1,0 +1,96 @@
+/**
+ * The one place errors become responses: RFC 9457 `application/problem+json` with a stable `type`.
+ * Body-parser errors are translated here too, so malformed JSON and oversized bodies look like every
+ * other problem. Only 5xx are logged at error level; the caller never sees a stack trace.
+ */
+import type { ErrorRequestHandler, Response } from 'express';
+import {
+  GatewayError,
+  MalformedJsonError,
+  PayloadTooLargeError,
+  PROBLEM_TYPE_BASE,
+  UnsupportedMediaTypeError,
+} from '../errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+  charset?: string;
+}
+
+/** Errors thrown by express.json() carry a `type` string; map them to our hierarchy. */
+function fromBodyParser(error: BodyParserError): GatewayError | undefined {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new MalformedJsonError(`The body could not be parsed as JSON: ${error.message}`);
+    case 'entity.too.large':
+      return new PayloadTooLargeError(error.limit ?? 0);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new UnsupportedMediaTypeError(
+        error.charset ? `charset ${error.charset}` : 'an unsupported encoding',
+      );
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new GatewayError('invalid-request', 400, 'The request is not valid', error.message);
+    default:
+      return undefined;
+  }
+}
+
+export function toProblem(error: unknown, instance?: string): ProblemDocument {
+  const known =
+    error instanceof GatewayError
+      ? error
+      : error instanceof Error
+        ? fromBodyParser(error as BodyParserError)
+        : undefined;
+  if (known) {
+    return {
+      ...known.extensions,
+      type: known.type,
+      title: known.title,
+      status: known.status,
+      detail: known.message,
+      ...(instance ? { instance } : {}),
+    };
+  }
+  return {
+    type: `${PROBLEM_TYPE_BASE}internal-error`,
+    title: 'Internal error',
+    status: 500,
+    detail:
+      'The gateway failed to handle this request. It has been logged; quote the request id when reporting it.',
+    ...(instance ? { instance } : {}),
+  };
+}
+
+export function sendProblem(res: Response, problem: ProblemDocument): void {
+  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json(problem);
+}
+
+export const problemErrorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const problem = toProblem(error, req.id ? `urn:silobridge:request:${req.id}` : undefined);
+  const log = req.log;
+  if (problem.status >= 500) log?.error({ err: error, problem: problem.type }, 'request failed');
+  else log?.info({ problem: problem.type, status: problem.status }, 'request rejected');
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (error instanceof GatewayError) res.set(error.headers);
+  sendProblem(res, problem);
+};

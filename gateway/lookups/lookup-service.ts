@@ -1,0 +1,288 @@
+/**
+ * A certificate lookup, stage by stage: validate the request against the shared schemas, authorise it
+ * (policy seam), find a live connector, send the request to the provider department over the bus and
+ * wait for its reply, validate the reply against the certificate type's schema, project the record,
+ * and record the access (audit seam) before releasing anything. Every outcome is audited.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { AuditRecorder } from '../audit/audit-events.js';
+import type { Bus, IncomingMessage } from '../bus/bus.js';
+import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../catalog/envelopes.js';
+import type { SchemaCatalog } from '../catalog/schema-catalog.js';
+import {
+  BadGatewayError,
+  BadRequestError,
+  GatewayError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ConnectorDirectory } from './connector-directory.js';
+import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from './lookup-pipeline.js';
+import { parseLookupRequest } from './lookup-request.js';
+import type { ReplyRouter } from './reply-router.js';
+import { subjectKey } from './subject-key.js';
+import { DEAD_LETTER_REASON_HEADER, type TopicNames } from './topics.js';
+
+export interface LookupResult {
+  lookupId: string;
+  certificateType: string;
+  schemaVersion: number;
+  provider: string;
+  record: Record<string, unknown>;
+  retrievedAt: string;
+}
+
+export interface LookupServiceDependencies {
+  catalog: SchemaCatalog;
+  bus: Bus;
+  replies: ReplyRouter;
+  directory: ConnectorDirectory;
+  topics: TopicNames;
+  policy: LookupPolicy;
+  audit: AuditRecorder;
+  logger: Logger;
+  timeoutMs: number;
+  /** Observes each lookup's outcome and latency (metrics). */
+  observe?: (certificateType: string, outcome: LookupOutcome, seconds: number) => void;
+}
+
+function outcomeOf(error: unknown): LookupOutcome {
+  if (!(error instanceof GatewayError)) return 'failed';
+  if (error.status === 403 || error.status === 429) return 'denied';
+  if (error.status === 404) return 'not-found';
+  if (error.status === 504) return 'timed-out';
+  if (error.status === 400) return 'invalid';
+  return 'failed';
+}
+
+export function recordDigest(record: unknown): string {
+  return createHash('sha256')
+    .update(canonicalize(record) ?? '')
+    .digest('hex');
+}
+
+export class LookupService {
+  constructor(private readonly deps: LookupServiceDependencies) {}
+
+  /** Performs one lookup; throws a GatewayError (already audited) when it cannot be answered. */
+  async lookup(body: unknown, requester: Requester): Promise<LookupResult> {
+    const lookupId = randomUUID();
+    const started = performance.now();
+    let request: LookupRequest | undefined;
+    let provider: string | undefined;
+    const audit = async (
+      outcome: LookupOutcome,
+      status: number,
+      extra: { problemType?: string; recordDigest?: string },
+    ) => {
+      const latency = performance.now() - started;
+      this.deps.observe?.(request?.certificateType ?? 'unknown', outcome, latency / 1000);
+      await this.deps.audit.record({
+        kind: 'lookup',
+        lookupId,
+        at: new Date().toISOString(),
+        requester,
+        purpose: request?.purpose,
+        certificateType: request?.certificateType,
+        subject: request?.subject,
+        provider,
+        outcome,
+        status,
+        latencyMs: Math.round(latency * 1000) / 1000,
+        ...extra,
+      });
+    };
+
+    try {
+      request = parseLookupRequest(body);
+      const type = this.deps.catalog.get(request.certificateType);
+      if (!type) {
+        throw new BadRequestError(
+          `Unknown certificate type '${request.certificateType}'; GET /v1/catalog lists the types.`,
+          [{ pointer: '/certificateType', reason: 'unknown certificate type' }],
+          'unknown-certificate-type',
+        );
+      }
+      provider = type.provider;
+      this.checkSubjectAndFields(request, type.schemaVersion);
+      const decision = await this.deps.policy.authorize(requester, request, provider);
+      const fields = narrowFields(request.fields, decision.fields);
+
+      const record = await this.fetchRecord(
+        lookupId,
+        request,
+        type.schemaVersion,
+        provider,
+        requester,
+        fields,
+      );
+      const visible = fields ? project(record, fields) : record;
+      const projected = decision.mask ? decision.mask(visible) : visible;
+      const digest = recordDigest(projected);
+      await audit('granted', 200, { recordDigest: digest });
+      return {
+        lookupId,
+        certificateType: request.certificateType,
+        schemaVersion: type.schemaVersion,
+        provider,
+        record: projected,
+        retrievedAt: new Date().toISOString(),
+      };
+    } catch (error) {
+      // The lookup id lets the caller and a data officer find this attempt in the audit log.
+      if (error instanceof GatewayError) error.extensions.lookupId = lookupId;
+      const status = error instanceof GatewayError ? error.status : 500;
+      const problemType = error instanceof GatewayError ? error.type : undefined;
+      await audit(outcomeOf(error), status, { problemType });
+      throw error;
+    }
+  }
+
+  private checkSubjectAndFields(request: LookupRequest, schemaVersion: number): void {
+    const subject = this.deps.catalog.validateSubject(
+      request.certificateType,
+      schemaVersion,
+      request.subject,
+    );
+    if (!subject.ok) {
+      throw new BadRequestError(
+        `The subject does not identify a ${request.certificateType}: ${subject.errors.map((e) => e.reason).join('; ')}`,
+        subject.errors.map((e) => ({ pointer: `/subject${e.pointer}`, reason: e.reason })),
+        'invalid-subject',
+      );
+    }
+    const known = new Set(this.deps.catalog.recordFields(request.certificateType, schemaVersion));
+    const unknown = (request.fields ?? []).filter((field) => !known.has(field));
+    if (unknown.length > 0) {
+      throw new BadRequestError(
+        `Unknown field(s) for ${request.certificateType}: ${unknown.join(', ')}.`,
+        unknown.map((field) => ({
+          pointer: `/fields/${request.fields?.indexOf(field)}`,
+          reason: `no field '${field}'`,
+        })),
+        'unknown-field',
+      );
+    }
+  }
+
+  private async fetchRecord(
+    lookupId: string,
+    request: LookupRequest,
+    schemaVersion: number,
+    provider: string,
+    requester: Requester,
+    fields: string[] | undefined,
+  ): Promise<Record<string, unknown>> {
+    if (this.deps.directory.liveInstances(provider, request.certificateType).length === 0) {
+      throw new ServiceUnavailableError(
+        `No connector of department '${provider}' is online for ${request.certificateType}.`,
+        'no-live-connector',
+        { provider },
+      );
+    }
+    const deadline = Date.now() + this.deps.timeoutMs;
+    const envelope: LookupRequestEnvelope = {
+      version: 1,
+      lookupId,
+      certificateType: request.certificateType,
+      schemaVersion,
+      subject: request.subject,
+      ...(fields ? { fields } : {}),
+      purpose: request.purpose,
+      requester,
+      deadline: new Date(deadline).toISOString(),
+    };
+    const message = await this.deps.replies.request({
+      topic: this.deps.topics.lookupRequests(provider),
+      correlationId: lookupId,
+      key: subjectKey(request.certificateType, request.subject),
+      value: JSON.stringify(envelope),
+      deadline,
+      headers: { 'content-type': 'application/json' },
+    });
+    return this.readReply(message, envelope, provider);
+  }
+
+  private async readReply(
+    message: IncomingMessage,
+    request: LookupRequestEnvelope,
+    provider: string,
+  ): Promise<Record<string, unknown>> {
+    let reply: LookupReplyEnvelope;
+    try {
+      const parsed: unknown = JSON.parse(message.value);
+      const verdict = this.deps.catalog.validateEnvelope('lookup-reply', parsed);
+      if (!verdict.ok) throw new Error(verdict.errors.map((e) => `${e.pointer} ${e.reason}`).join('; '));
+      reply = parsed as LookupReplyEnvelope;
+      if (reply.lookupId !== request.lookupId || reply.certificateType !== request.certificateType) {
+        throw new Error('the reply answers a different lookup');
+      }
+      if (reply.outcome === 'found') {
+        if (reply.schemaVersion !== request.schemaVersion) {
+          throw new Error(`schema version ${reply.schemaVersion} was asked as ${request.schemaVersion}`);
+        }
+        const record = this.deps.catalog.validateRecord(
+          request.certificateType,
+          request.schemaVersion,
+          reply.record,
+        );
+        if (!record.ok)
+          throw new Error(record.errors.map((e) => `/record${e.pointer} ${e.reason}`).join('; '));
+      }
+    } catch (error) {
+      const reason = (error as Error).message;
+      await this.deadLetter(message, reason);
+      throw new BadGatewayError(
+        `Department '${provider}' answered with a record that does not match the ${request.certificateType} schema; it was set aside for the department to fix.`,
+        'invalid-provider-record',
+        { provider },
+      );
+    }
+    if (reply.outcome === 'not-found') {
+      throw new NotFoundError(
+        `Department '${provider}' holds no ${request.certificateType} for this subject.`,
+        'record-not-found',
+        { provider },
+      );
+    }
+    if (reply.outcome === 'error') {
+      throw new BadGatewayError(
+        `Department '${provider}' could not answer: ${reply.error?.code ?? 'error'}.`,
+        'provider-error',
+        { provider, providerError: reply.error?.code },
+      );
+    }
+    return reply.record as Record<string, unknown>;
+  }
+
+  private async deadLetter(message: IncomingMessage, reason: string): Promise<void> {
+    this.deps.logger.warn(
+      { topic: message.topic, offset: message.offset, reason },
+      'provider reply dead-lettered',
+    );
+    try {
+      await this.deps.bus.publish(this.deps.topics.deadLetters, [
+        {
+          key: message.key,
+          value: message.value,
+          headers: { ...message.headers, [DEAD_LETTER_REASON_HEADER]: reason.slice(0, 1000) },
+        },
+      ]);
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'could not publish to the dead-letter topic');
+    }
+  }
+}
+
+/** The requested fields, narrowed to what the policy allows (undefined = everything). */
+function narrowFields(requested: string[] | undefined, allowed: string[] | undefined): string[] | undefined {
+  if (!allowed) return requested;
+  if (!requested) return allowed;
+  return requested.filter((field) => allowed.includes(field));
+}
+
+function project(record: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.filter((field) => field in record).map((field) => [field, record[field]]));
+}

@@ -1,0 +1,113 @@
+/**
+ * Wires the lookup capability: the reply router on this instance's reply topic, the connector
+ * directory on the heartbeat topic, the service and its routes, and the readiness checks they add.
+ */
+import type { Router } from 'express';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AuditRecorder } from '../audit/audit-events.js';
+import type { Bus } from '../bus/bus.js';
+import type { SchemaCatalog } from '../catalog/schema-catalog.js';
+import type { GatewayConfig } from '../config.js';
+import type { ReadinessCheck } from '../health/health-routes.js';
+import type { Logger } from '../logger.js';
+import { ConnectorDirectory } from './connector-directory.js';
+import { allowAllPolicy, createLogAuditRecorder, type LookupPolicy } from './lookup-pipeline.js';
+import { anonymousRequester, createLookupRouter, type RequesterResolver } from './lookup-routes.js';
+import { LookupService } from './lookup-service.js';
+import { ReplyRouter } from './reply-router.js';
+import { REQUEST_TOPIC_PARTITIONS, topicNames } from './topics.js';
+
+/** Dead letters wait for the department to fix its connector: keep them a month. */
+const DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60_000;
+
+export interface LookupsOptions {
+  config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs'>;
+  bus: Bus;
+  catalog: SchemaCatalog;
+  logger: Logger;
+  registry: Registry;
+  policy?: LookupPolicy;
+  audit?: AuditRecorder;
+  resolveRequester?: RequesterResolver;
+}
+
+export interface Lookups {
+  router: Router;
+  service: LookupService;
+  directory: ConnectorDirectory;
+  readiness: ReadinessCheck[];
+  stop(): Promise<void>;
+}
+
+export async function startLookups(options: LookupsOptions): Promise<Lookups> {
+  const { config, bus, catalog, registry } = options;
+  const logger = options.logger.child({ component: 'lookups' });
+  const topics = topicNames(config.topicPrefix);
+  // Heartbeats hold each connector instance's current state: compaction keeps the last per instance.
+  await bus.ensureTopics([topics.heartbeats], 1, { compacted: true });
+  await bus.ensureTopics([topics.deadLetters], 1, { retentionMs: DEAD_LETTER_RETENTION_MS });
+  await bus.ensureTopics(
+    catalog.providers().map((provider) => topics.lookupRequests(provider)),
+    REQUEST_TOPIC_PARTITIONS,
+  );
+
+  const groupBase = `${config.topicPrefix}.gateway.${config.instanceId}`;
+  const replyTopic = topics.lookupReplies(config.instanceId);
+  // Replies matter only while their lookup waits; an hour is ample for debugging.
+  await bus.ensureTopics([replyTopic], 1, { retentionMs: 60 * 60_000 });
+  const replies = new ReplyRouter(bus, replyTopic, groupBase, logger);
+  const directory = new ConnectorDirectory(
+    bus,
+    topics.heartbeats,
+    `${groupBase}.heartbeats`,
+    catalog,
+    logger,
+  );
+  await Promise.all([replies.start(), directory.start()]);
+
+  const duration = new Histogram({
+    name: 'silobridge_lookup_duration_seconds',
+    help: 'Lookups answered, by certificate type and outcome',
+    labelNames: ['certificate_type', 'outcome'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new Counter({
+    name: 'silobridge_lookup_replies_dropped_total',
+    help: 'Replies dropped: late (after the lookup timed out) or with an unknown correlation id',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ reason: 'late' }, replies.stats.lateReplies);
+      this.inc({ reason: 'unknown-correlation-id' }, replies.stats.unknownReplies);
+    },
+  });
+
+  const service = new LookupService({
+    catalog,
+    bus,
+    replies,
+    directory,
+    topics,
+    policy: options.policy ?? allowAllPolicy,
+    audit: options.audit ?? createLogAuditRecorder(logger),
+    logger,
+    timeoutMs: config.lookupTimeoutMs,
+    observe: (certificateType, outcome, seconds) =>
+      duration.observe({ certificate_type: certificateType, outcome }, seconds),
+  });
+
+  return {
+    router: createLookupRouter(service, directory, options.resolveRequester ?? anonymousRequester),
+    service,
+    directory,
+    readiness: [
+      { name: 'replies', check: () => replies.checkReady() },
+      { name: 'connectors', check: () => directory.checkWarmedUp() },
+    ],
+    async stop() {
+      await Promise.all([replies.stop(), directory.stop()]);
+    },
+  };
+}

@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { runGatewayProcess } from './server.js';
+
+await runGatewayProcess();

@@ -1,0 +1,22 @@
+/**
+ * Where the project's data files are (schemas, policies, migrations, seed data). Resolved from this
+ * file's location, so it works from the TypeScript sources (tests) and from the compiled `dist/`.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findProjectRoot(start: string): string {
+  let dir = start;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`No package.json above ${start}: cannot find SiloBridge's files.`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+export const schemasDir = path.join(projectRoot, 'schemas');
+export const policiesDir = path.join(projectRoot, 'policies');
+export const migrationsDir = path.join(projectRoot, 'gateway', 'storage', 'migrations');

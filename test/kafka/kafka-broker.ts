@@ -1,0 +1,288 @@
+/**
+ * A throwaway Apache Kafka broker for tests and local development: one KRaft node that is both
+ * broker and controller, listening on free 127.0.0.1 ports, with its data and log in a fresh temp
+ * folder. `startKafkaBroker()` resolves once a kafkajs admin can create a topic with a leader and
+ * find a group coordinator (so the first consumer group joins at once); `stop()` sends SIGTERM
+ * (SIGKILL after a grace period) and removes the folder. Needs Java 17+ and, the first time, Maven.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Kafka, logLevel } from 'kafkajs';
+import { ensureKafkaJars, findJava } from './kafka-jars.js';
+import { lastLines, runCommand } from './run-command.js';
+
+export interface KafkaBroker {
+  brokers: string[];
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 90_000;
+const STOP_GRACE_MS = 20_000;
+const PORT_ATTEMPTS = 3;
+const READY_TOPIC = 'silobridge-harness-ready';
+const JVM_OPTIONS = [
+  '-Xms128m',
+  '-Xmx512m',
+  '-Djava.awt.headless=true',
+  '-Dorg.slf4j.simpleLogger.showDateTime=true',
+  '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
+  '-Dorg.slf4j.simpleLogger.defaultLogLevel=info',
+  // The full config dump (hundreds of lines per component) buries the lines that explain a failure.
+  '-Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.config.AbstractConfig=warn',
+];
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+class PortTakenError extends Error {}
+
+export async function startKafkaBroker(options: { log?: (line: string) => void } = {}): Promise<KafkaBroker> {
+  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const java = await findJava();
+  const jars = await ensureKafkaJars(log);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const broker = await startOnce(java, jars.dir, jars.version, log);
+      log(
+        `Kafka ${jars.version} broker ready at ${broker.brokers.join(',')} in ${seconds(Date.now() - started)}.`,
+      );
+      return broker;
+    } catch (error) {
+      // Free ports are picked before the JVM binds them, so another process can win the race.
+      if (!(error instanceof PortTakenError) || attempt === PORT_ATTEMPTS) throw error;
+      log(`${error.message} Retrying with other ports.`);
+    }
+  }
+}
+
+async function startOnce(java: string, jarDir: string, version: string, log: (line: string) => void) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'silobridge-kafka-'));
+  const logFile = path.join(dir, 'broker.log');
+  const dataDir = path.join(dir, 'data');
+  const propertiesFile = path.join(dir, 'server.properties');
+  const [port = 0, controllerPort = 0] = await freePorts(2);
+  await mkdir(dataDir);
+  await writeFile(propertiesFile, serverProperties(port, controllerPort, dataDir));
+  const classpath = ['-cp', path.join(jarDir, '*')];
+
+  // StorageTool calls System.exit, so it runs as its own JVM before the broker.
+  const format = await runCommand(java, [
+    ...JVM_OPTIONS,
+    ...classpath,
+    'kafka.tools.StorageTool',
+    'format',
+    '-t',
+    clusterId(),
+    '-c',
+    propertiesFile,
+    '--ignore-formatted',
+  ]);
+  await appendFile(logFile, format.output);
+  if (format.code !== 0) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw new Error(
+      `Kafka ${version}'s StorageTool could not format ${dataDir} (exit code ${format.code}):\n` +
+        `${lastLines(format.output, 20)}\nFull log: ${logFile}`,
+    );
+  }
+
+  log(`Starting Kafka ${version} on ${HOST}:${port} (log: ${logFile})...`);
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(java, [...JVM_OPTIONS, ...classpath, 'kafka.Kafka', propertiesFile], {
+    stdio: ['ignore', logFd, logFd],
+  });
+  closeSync(logFd);
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => {
+      void appendFile(logFile, `Could not run ${java}: ${error.message}\n`).finally(() =>
+        resolve({ code: null, signal: null }),
+      );
+    });
+  });
+  const watchdog = startWatchdog(child, dir);
+  const brokers = [`${HOST}:${port}`];
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (keep: 'nothing' | 'log') => {
+    stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(kill);
+      }
+      watchdog.kill('SIGKILL');
+      watchdog.stdin?.destroy();
+      await rm(keep === 'log' ? dataDir : dir, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+
+  try {
+    await waitUntilReady(brokers, exited, logFile, version);
+  } catch (error) {
+    // The error message points at the log, so it outlives the failed broker.
+    await shutdown('log').catch(() => {});
+    throw error;
+  }
+  const stop = () => shutdown('nothing');
+  return { brokers, logFile, stop };
+}
+
+function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+  const settings: Record<string, string | number | boolean> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@${HOST}:${controllerPort}`,
+    listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'log.dirs': dataDir,
+    'num.partitions': 1,
+    'default.replication.factor': 1,
+    'min.insync.replicas': 1,
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 1,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    // Otherwise every consumer group's first join waits 3 s for more members.
+    'group.initial.rebalance.delay.ms': 0,
+    // Production brokers refuse unknown topics; tests must see the same failure.
+    'auto.create.topics.enable': false,
+  };
+  return `${Object.entries(settings)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n')}\n`;
+}
+
+/** Polls with a fresh admin until topic creation and group coordination both work. */
+async function waitUntilReady(brokers: string[], exited: Promise<Exit>, logFile: string, version: string) {
+  const kafka = new Kafka({
+    clientId: 'silobridge-test-harness',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let exit: Exit | undefined;
+  void exited.then((value) => {
+    exit = value;
+  });
+  let lastError: unknown;
+  while (!exit && Date.now() < deadline) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: READY_TOPIC, numPartitions: 1 }], waitForLeaders: true });
+      // Creates __consumer_offsets now rather than in the first test's group join.
+      await admin.describeGroups(['silobridge-harness-warm-up']);
+      return;
+    } catch (error) {
+      lastError = error;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    await Promise.race([delay(200), exited]);
+  }
+
+  const tail = await readTail(logFile, 40);
+  if (exit) {
+    if (/Address already in use|BindException/.test(tail)) {
+      throw new PortTakenError(`Kafka could not bind its port (${brokers[0]} or its controller port).`);
+    }
+    const hint = /UnsupportedClassVersionError/.test(tail)
+      ? ` Kafka ${version} needs Java 17+: install Java 17 or set JAVA_HOME.`
+      : '';
+    throw new Error(
+      `The Kafka ${version} broker exited during start-up (${exit.signal ?? `exit code ${exit.code}`}).` +
+        `${hint} Last lines of ${logFile}:\n${tail}`,
+    );
+  }
+  throw new Error(
+    `The Kafka ${version} broker at ${brokers[0]} was not ready after ${seconds(START_TIMEOUT_MS)} ` +
+      `(last error: ${lastError instanceof Error ? lastError.message : String(lastError)}). ` +
+      `Last lines of ${logFile}:\n${tail}`,
+  );
+}
+
+/**
+ * Kills the broker and removes its folder if this Node process dies without calling stop() (even
+ * by SIGKILL): the watchdog shell reads a pipe from us and goes on once that pipe closes.
+ */
+function startWatchdog(child: ChildProcess, dir: string): ChildProcess {
+  const script = [
+    'cat >/dev/null',
+    'kill -TERM "$1" 2>/dev/null',
+    'i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.5; i=$((i+1)); done',
+    'kill -0 "$1" 2>/dev/null && kill -KILL "$1"',
+    'rm -rf "$2"',
+  ].join('; ');
+  const watchdog = spawn('/bin/sh', ['-c', script, 'kafka-watchdog', String(child.pid), dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  // Neither the watchdog nor its pipe may keep the event loop (and so a test run) alive.
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  return watchdog;
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  // All servers stay open until every port is known, so the ports are distinct.
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, HOST, resolve);
+      });
+      return server;
+    }),
+  );
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** A Kafka cluster id: 16 random bytes, base64url; never starting with '-', which CLIs misread. */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+async function readTail(file: string, lines: number): Promise<string> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return '(no log written)';
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return lastLines(buffer.toString('utf8'), lines);
+  } finally {
+    await handle.close();
+  }
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,29 @@
+/** Lookup bodies built from the sample connectors' seed data, so they really find records. */
+import { readSeed } from '../../connectors/samples/sample-connectors.js';
+
+export const CERTIFICATE_TYPES = [
+  'business-licence',
+  'food-business-licence',
+  'marriage-certificate',
+  'real-estate-certificate',
+  'resident-id-card',
+] as const;
+
+export const PURPOSE = { matter: 'MA-2026-017', caseRef: 'CASE-2026-000123', officer: 'officer-042' };
+
+/** A seed entry's subject lists every identifier that finds it; a lookup gives exactly one. */
+export function lookupSubject(certificateType: string, index = 0): Record<string, string> {
+  const entry = readSeed(certificateType)[index];
+  if (!entry) throw new Error(`no seed entry ${index} for ${certificateType}`);
+  const [name, value] = Object.entries(entry.subject)[0] ?? [];
+  if (!name) throw new Error(`seed entry ${index} of ${certificateType} has no subject`);
+  return { [name]: String(Array.isArray(value) ? value[0] : value) };
+}
+
+export function lookupBody(certificateType: string, index = 0, extra: Record<string, unknown> = {}) {
+  return { certificateType, subject: lookupSubject(certificateType, index), purpose: PURPOSE, ...extra };
+}
+
+export function seedCount(certificateType: string): number {
+  return readSeed(certificateType).length;
+}
