@@ -21,6 +21,8 @@ export interface LookupAuditEvent {
   outcome: LookupOutcome;
   status: number;
   problemType?: string;
+  /** Why it was not granted, machine-readable: the policy's reason (e.g. `matter-not-allowed`) or the problem. */
+  reason?: string;
   latencyMs: number;
   /** SHA-256 of the released record's canonical JSON. */
   recordDigest?: string;

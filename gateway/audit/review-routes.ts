@@ -1,0 +1,156 @@
+/**
+ * Review sampling for data officers (role `audit`, checked by the audit router):
+ *   POST /v1/audit/reviews/samples                  draw a sample {from, to, size, seed?, outcomes?, requester?, provider?, reviewers?}
+ *   GET  /v1/audit/reviews/samples                  the samples drawn
+ *   GET  /v1/audit/reviews/samples/{id}             one sample, its events and their latest findings
+ *   POST /v1/audit/reviews/samples/{id}/findings    record a finding {sequence, finding, reviewer, note?}
+ *   GET  /v1/audit/reviews/samples/{id}/summary     the publishable summary
+ * Drawing a sample and recording a finding are themselves audit events.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { BadRequestError } from '../errors.js';
+import { callerOf } from '../identity/caller.js';
+import type { Database } from '../storage/database.js';
+import type { AuditRecorder } from './audit-events.js';
+import { bodyObject, DEPARTMENT, InputReader, REQUESTER } from './audit-input.js';
+import { LOOKUP_OUTCOMES } from './audit-query.js';
+import {
+  checkFinding,
+  drawReviewSample,
+  FINDINGS,
+  type FindingInput,
+  findSample,
+  insertFinding,
+  listSamples,
+  type SampleRequest,
+} from './review-store.js';
+import { reviewSummary } from './review-summary.js';
+
+export const MAX_SAMPLE_SIZE = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function sampleId(text: string | undefined): string {
+  if (!text || !UUID.test(text)) {
+    throw new BadRequestError('A review sample is named by the id it was given when drawn (a UUID).', [
+      { pointer: '/id', reason: 'must be a sample id' },
+    ]);
+  }
+  return text;
+}
+
+function readSampleRequest(body: unknown): SampleRequest {
+  const reader = new InputReader(bodyObject(body));
+  const from = reader.dateTime('from', true);
+  const to = reader.dateTime('to', true);
+  const size = reader.integer('size', 1, MAX_SAMPLE_SIZE, true);
+  const seed = reader.string('seed', /^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters');
+  const outcomes = reader.list('outcomes', LOOKUP_OUTCOMES) ?? ['granted'];
+  const requester = reader.string('requester', REQUESTER, 'a department code or <department>/<system>');
+  const provider = reader.string('provider', DEPARTMENT, 'a department code');
+  const reviewers = reader.raw('reviewers') ?? [];
+  if (
+    !Array.isArray(reviewers) ||
+    reviewers.length > 50 ||
+    reviewers.some((name) => typeof name !== 'string' || name.length < 1 || name.length > 128) ||
+    new Set(reviewers).size !== reviewers.length
+  ) {
+    reader.fail('reviewers', 'must be a list of up to 50 distinct names (1 to 128 characters each)');
+  }
+  if (from && to && from >= to) reader.fail('to', 'must be later than from');
+  if (to && Date.parse(to) > Date.now()) {
+    // Events still to come would be missing from the population: the sample could not be redrawn.
+    reader.fail('to', 'must not be in the future: a period is sampled once it is over');
+  }
+  reader.rejectUnknown();
+  reader.done('The sample request');
+  return {
+    from: from as string,
+    to: to as string,
+    size: size as number,
+    // Anyone can redraw with the seed; an officer may publish one in advance so nobody can pick it afterwards.
+    seed: seed ?? randomBytes(16).toString('hex'),
+    outcomes,
+    requester,
+    provider,
+    reviewers: reviewers as string[],
+  };
+}
+
+function readFinding(body: unknown): FindingInput {
+  const reader = new InputReader(bodyObject(body));
+  const sequence = reader.integer('sequence', 1, Number.MAX_SAFE_INTEGER, true);
+  const finding = reader.string(
+    'finding',
+    new RegExp(`^(${FINDINGS.join('|')})$`),
+    `one of ${FINDINGS.join(', ')}`,
+    true,
+  );
+  const reviewer = reader.text('reviewer', 128, true);
+  const note = reader.text('note', 4000);
+  reader.rejectUnknown();
+  reader.done('The finding');
+  return {
+    sequence: sequence as number,
+    finding: finding as FindingInput['finding'],
+    reviewer: reviewer as string,
+    note,
+  };
+}
+
+export function createReviewRouter(options: { database: Database; audit: AuditRecorder }): Router {
+  const { database, audit } = options;
+  const router = Router();
+
+  router.post('/v1/audit/reviews/samples', async (req, res) => {
+    const request = readSampleRequest(req.body);
+    const actor = callerOf(res).systemId;
+    const id = randomUUID();
+    await audit.record({
+      kind: 'audit-access',
+      at: new Date().toISOString(),
+      actor,
+      action: 'review-sample-drawn',
+      target: id,
+      details: {
+        from: request.from,
+        to: request.to,
+        size: request.size,
+        seed: request.seed,
+        outcomes: request.outcomes,
+      },
+    });
+    const sample = await drawReviewSample(database, id, actor, request);
+    res.status(201).location(`/v1/audit/reviews/samples/${id}`).json(sample);
+  });
+
+  router.get('/v1/audit/reviews/samples', async (_req, res) => {
+    res.json({ samples: await listSamples(database) });
+  });
+
+  router.get('/v1/audit/reviews/samples/:id', async (req, res) => {
+    res.json(await findSample(database, sampleId(req.params.id)));
+  });
+
+  router.post('/v1/audit/reviews/samples/:id/findings', async (req, res) => {
+    const id = sampleId(req.params.id);
+    const input = readFinding(req.body);
+    await checkFinding(database, id, input);
+    const actor = callerOf(res).systemId;
+    await audit.record({
+      kind: 'audit-access',
+      at: new Date().toISOString(),
+      actor,
+      action: 'review-finding-recorded',
+      target: `${id}#${input.sequence}`,
+      details: { finding: input.finding, reviewer: input.reviewer },
+    });
+    res.status(201).json(await insertFinding(database, id, input, actor));
+  });
+
+  router.get('/v1/audit/reviews/samples/:id/summary', async (req, res) => {
+    res.json(await reviewSummary(database, sampleId(req.params.id)));
+  });
+
+  return router;
+}
