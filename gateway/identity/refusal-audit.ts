@@ -1,0 +1,87 @@
+/**
+ * Every 401, 403 and 429 is an `access-refused` audit event. Errors are marked once recorded, so a
+ * refusal the authenticator (or the lookup pipeline) already recorded is not recorded twice when it
+ * reaches the Express error middleware on its way to becoming problem JSON.
+ */
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { AccessRefusedAuditEvent, AuditRecorder } from '../audit/audit-events.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Requester } from '../lookups/lookup-pipeline.js';
+import { type Caller, departmentOf, requesterOf, SYSTEM_ID_PATTERN } from './caller.js';
+import { TokenRejectedError } from './token-errors.js';
+
+const REFUSAL_STATUSES = new Set([401, 403, 429]);
+const recorded = new WeakSet<object>();
+
+/** Marks an error as already in the audit log (e.g. a lookup denial recorded as a `lookup` event). */
+export function markAudited(error: unknown): void {
+  if (typeof error === 'object' && error !== null) recorded.add(error);
+}
+
+export function isAudited(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && recorded.has(error);
+}
+
+export function isRefusal(error: unknown): error is GatewayError & { status: 401 | 403 | 429 } {
+  return error instanceof GatewayError && REFUSAL_STATUSES.has(error.status);
+}
+
+/** The verified caller if there is one; for a refused token only what it claimed (unverified). */
+function requesterFor(error: GatewayError, caller: Caller | undefined): Requester | undefined {
+  if (caller) return requesterOf(caller);
+  const issuer = error instanceof TokenRejectedError ? error.claimed.issuer : undefined;
+  return issuer && SYSTEM_ID_PATTERN.test(issuer)
+    ? { department: departmentOf(issuer), system: issuer }
+    : undefined;
+}
+
+export function refusalEvent(
+  error: GatewayError & { status: 401 | 403 | 429 },
+  req: Request,
+  res: Response,
+): AccessRefusedAuditEvent {
+  const requester = requesterFor(error, res.locals.caller as Caller | undefined);
+  return {
+    kind: 'access-refused',
+    at: new Date().toISOString(),
+    status: error.status,
+    problemType: error.type,
+    reason: String(error.extensions.reason ?? error.problem),
+    ...(requester ? { requester } : {}),
+    method: req.method,
+    path: (req.originalUrl.split('?')[0] ?? '').slice(0, 500),
+    ...(req.id !== undefined ? { requestId: String(req.id) } : {}),
+  };
+}
+
+/** Records the refusal; an audit failure is logged but does not turn the refusal into a 500. */
+export async function recordRefusal(
+  audit: AuditRecorder,
+  logger: Logger | undefined,
+  error: GatewayError & { status: 401 | 403 | 429 },
+  req: Request,
+  res: Response,
+): Promise<void> {
+  if (isAudited(error)) return;
+  markAudited(error);
+  try {
+    await audit.record(refusalEvent(error, req, res));
+  } catch (auditError) {
+    (req.log ?? logger)?.error({ err: auditError, problem: error.type }, 'could not audit a refused request');
+  }
+}
+
+/**
+ * Install after the routers and before `problemErrorHandler`: records 401/403/429 that nobody has
+ * recorded yet (role checks, policy routes, registry routes), then passes the error on.
+ */
+export function createRefusalAuditMiddleware(audit: AuditRecorder, logger?: Logger): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (!isRefusal(error) || isAudited(error)) {
+      next(error);
+      return;
+    }
+    recordRefusal(audit, logger, error, req, res).then(() => next(error));
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Request bodies of the registry API, checked by ajv. Keys are checked further (node-jose) by the
+ * registry itself; here only their shape.
+ */
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { BadRequestError, type InvalidParam } from '../errors.js';
+import { ROLES } from '../identity/caller.js';
+import { SIGNING_ALGORITHMS } from '../identity/signing-keys.js';
+import type { NewKey, NewSystem, SystemChanges } from './registry.js';
+import type { Department } from './registry-store.js';
+
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+
+const name = { type: 'string', minLength: 1, maxLength: 200 };
+const roles = { type: 'array', items: { enum: [...ROLES] }, uniqueItems: true, maxItems: ROLES.length };
+const key = {
+  type: 'object',
+  required: ['jwk'],
+  additionalProperties: false,
+  properties: { jwk: { type: 'object' }, alg: { enum: [...SIGNING_ALGORITHMS] } },
+};
+
+const validateDepartment = ajv.compile<Omit<Department, 'createdAt'>>({
+  type: 'object',
+  required: ['code', 'nameEn', 'nameZh'],
+  additionalProperties: false,
+  properties: { code: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$' }, nameEn: name, nameZh: name },
+});
+
+const validateSystem = ajv.compile<NewSystem>({
+  type: 'object',
+  required: ['id', 'name', 'roles'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}/[a-z][a-z0-9-]{1,62}$' },
+    name,
+    roles,
+    keys: { type: 'array', items: key, maxItems: 5 },
+  },
+});
+
+const validateChanges = ajv.compile<SystemChanges>({
+  type: 'object',
+  minProperties: 1,
+  additionalProperties: false,
+  properties: { name, roles, enabled: { type: 'boolean' } },
+});
+
+const validateKey = ajv.compile<NewKey>(key);
+
+function check<T>(
+  validate: { (body: unknown): body is T; errors?: ErrorObject[] | null },
+  body: unknown,
+  what: string,
+): T {
+  if (validate(body)) return body;
+  const errors: InvalidParam[] = (validate.errors ?? []).map((error) => {
+    const params = error.params as { missingProperty?: string; additionalProperty?: string };
+    const child = params.missingProperty ?? params.additionalProperty;
+    return {
+      pointer: (child === undefined ? error.instancePath : `${error.instancePath}/${child}`) || '/',
+      reason: params.additionalProperty ? 'is not a known property' : (error.message ?? 'is not valid'),
+    };
+  });
+  throw new BadRequestError(
+    `The ${what} is not valid: ${errors.map((e) => `${e.pointer} ${e.reason}`).join('; ')}.`,
+    errors,
+  );
+}
+
+export const parseDepartment = (body: unknown) => check(validateDepartment, body, 'department');
+export const parseNewSystem = (body: unknown) => check(validateSystem, body, 'system');
+export const parseSystemChanges = (body: unknown) => check(validateChanges, body, 'system change');
+export const parseNewKey = (body: unknown) => check(validateKey, body, 'key');
