@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { policiesDir } from './paths.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,6 +32,29 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   /** Start the sample department connectors in-process (the embedded demo). */
   sampleConnectors: boolean;
+  /** Register the demo departments and systems, with key files, at start (the embedded demo). */
+  demoIdentities: boolean;
+
+  // Identity and policy (docs/identity-and-policy.md)
+  /** The `aud` every token must carry. */
+  audience: string;
+  maxTokenLifetimeSeconds: number;
+  clockToleranceSeconds: number;
+  /** How soon registry changes made elsewhere (another instance, the CLI) take effect. */
+  registryRefreshMs: number;
+  tokenCacheSize: number;
+  policiesDir: string;
+  /** Reload policies when their files change (SIGHUP always reloads). */
+  policyWatch: boolean;
+
+  // Audit log and response signing (docs/audit.md); unset secrets are generated into the data folder.
+  auditHmacKey: string | undefined;
+  signingKeySecret: string | undefined;
+  auditBatchMaxEvents: number;
+  auditBatchMaxWaitMs: number;
+  auditCheckpointEvery: number;
+  auditCheckpointIntervalMs: number;
+  auditRecordTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -53,6 +77,17 @@ class EnvReader {
 
   optional(name: string): string | undefined {
     return this.raw(name);
+  }
+
+  /** A secret: at least `minLength` characters, and never echoed in a message. */
+  secret(name: string, minLength: number): string | undefined {
+    const raw = this.raw(name);
+    if (raw !== undefined && raw.length < minLength) {
+      this.problems.push(
+        `${name} is too short: use at least ${minLength} random characters (e.g. openssl rand -base64 48).`,
+      );
+    }
+    return raw;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {
@@ -127,6 +162,7 @@ function parseDatabaseUrl(reader: EnvReader, raw: string | undefined): string | 
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const reader = new EnvReader(env);
   const kafkaBrokers = parseBrokers(reader, reader.optional('KAFKA_BROKERS'));
+  const sampleConnectors = reader.boolean('SILOBRIDGE_SAMPLE_CONNECTORS', kafkaBrokers.length === 0);
   const config: GatewayConfig = {
     port: reader.integer('PORT', 8080, 0, 65535),
     host: reader.string('HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
@@ -151,7 +187,32 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     bodyLimitBytes: reader.integer('SILOBRIDGE_BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     lookupTimeoutMs: reader.integer('SILOBRIDGE_LOOKUP_TIMEOUT_MS', 5000, 50, 120_000),
     shutdownGraceMs: reader.integer('SILOBRIDGE_SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
-    sampleConnectors: reader.boolean('SILOBRIDGE_SAMPLE_CONNECTORS', kafkaBrokers.length === 0),
+    sampleConnectors,
+    demoIdentities: reader.boolean('SILOBRIDGE_DEMO_IDENTITIES', sampleConnectors),
+    audience: reader.string(
+      'SILOBRIDGE_AUDIENCE',
+      'silobridge',
+      NAME_PATTERN,
+      'lower-case letters, digits, . _ -',
+    ),
+    maxTokenLifetimeSeconds: reader.integer('SILOBRIDGE_MAX_TOKEN_LIFETIME_SECONDS', 900, 60, 3600),
+    clockToleranceSeconds: reader.integer('SILOBRIDGE_CLOCK_TOLERANCE_SECONDS', 30, 0, 60),
+    registryRefreshMs: reader.integer('SILOBRIDGE_REGISTRY_REFRESH_MS', 1000, 0, 60_000),
+    tokenCacheSize: reader.integer('SILOBRIDGE_TOKEN_CACHE_SIZE', 10_000, 0, 1_000_000),
+    policiesDir: path.resolve(reader.string('SILOBRIDGE_POLICIES_DIR', policiesDir)),
+    policyWatch: reader.boolean('SILOBRIDGE_POLICY_WATCH', true),
+    auditHmacKey: reader.secret('SILOBRIDGE_AUDIT_HMAC_KEY', 32),
+    signingKeySecret: reader.secret('SILOBRIDGE_SIGNING_KEY_SECRET', 32),
+    auditBatchMaxEvents: reader.integer('SILOBRIDGE_AUDIT_BATCH_MAX_EVENTS', 500, 1, 10_000),
+    auditBatchMaxWaitMs: reader.integer('SILOBRIDGE_AUDIT_BATCH_MAX_WAIT_MS', 0, 0, 1000),
+    auditCheckpointEvery: reader.integer('SILOBRIDGE_AUDIT_CHECKPOINT_EVERY', 1000, 1, 1_000_000),
+    auditCheckpointIntervalMs: reader.integer(
+      'SILOBRIDGE_AUDIT_CHECKPOINT_INTERVAL_MS',
+      60_000,
+      100,
+      86_400_000,
+    ),
+    auditRecordTimeoutMs: reader.integer('SILOBRIDGE_AUDIT_RECORD_TIMEOUT_MS', 5000, 100, 120_000),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;

@@ -5,7 +5,9 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type RequestHandler, Router } from 'express';
 import { startAllSampleConnectors } from '../connectors/samples/run-sample-connector.js';
+import { startAudit } from './audit/audit.js';
 import type { Bus } from './bus/bus.js';
 import { createInProcessBus } from './bus/in-process-bus.js';
 import { createKafkaBus } from './bus/kafka-bus.js';
@@ -15,10 +17,17 @@ import type { GatewayConfig } from './config.js';
 import { demoBanner } from './demo/demo-banner.js';
 import { createHealthRouter } from './health/health-routes.js';
 import { createApp } from './http/app.js';
+import { createAuthenticator } from './identity/authenticator.js';
+import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
 import { createLogger, type Logger } from './logger.js';
 import { startLookups } from './lookups/lookups.js';
 import { createMetrics } from './metrics/metrics.js';
 import { migrationsDir, schemasDir } from './paths.js';
+import { createPolicyEngine } from './policy/policy-engine.js';
+import { createPolicyRouter } from './policy/policy-routes.js';
+import { bootstrapDemo } from './registry/demo-bootstrap.js';
+import { createRegistry } from './registry/registry.js';
+import { createRegistryRouter } from './registry/registry-routes.js';
 import type { Database } from './storage/database.js';
 import { migrate } from './storage/migrations.js';
 import { openDatabase } from './storage/open-database.js';
@@ -49,6 +58,11 @@ function createBus(config: GatewayConfig, logger: Logger): Bus {
     clientId: `silobridge-gateway-${config.instanceId}`,
     logger: logger.child({ component: 'kafka' }),
   });
+}
+
+/** Authenticates every request under `prefix`, then hands it to `router` (whose paths are absolute). */
+function withAuthentication(prefix: string, authenticate: RequestHandler, router: Router): Router {
+  return Router().use(prefix, authenticate).use(router);
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -85,12 +99,61 @@ export async function startGateway(
 
     const catalog = await loadSchemaCatalog(schemasDir);
     const metrics = createMetrics();
-    const lookups = await startLookups({ config, bus, catalog, logger, registry: metrics.registry });
+
+    // Accountability first: everything after it records into the audit log. Stopped after the
+    // parts that write to it (the stack unwinds in reverse), before the database closes.
+    const audit = await startAudit({
+      config,
+      database,
+      logger: logger.child({ component: 'audit' }),
+      registry: metrics.registry,
+    });
+    stack.push({ name: 'audit log', stop: () => audit.stop() });
+
+    const registry = createRegistry({
+      database,
+      audit: audit.log,
+      logger: logger.child({ component: 'registry' }),
+      refreshIntervalMs: config.registryRefreshMs,
+    });
+    const authenticator = createAuthenticator({
+      registry,
+      audience: config.audience,
+      maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      cacheSize: config.tokenCacheSize,
+      audit: audit.log,
+      logger: logger.child({ component: 'authentication' }),
+    });
+    const authenticate = authenticator.middleware;
+    const policy = await createPolicyEngine({
+      dir: config.policiesDir,
+      logger: logger.child({ component: 'policy' }),
+      audit: audit.log,
+    });
+    if (config.policyWatch) policy.watch();
+    stack.push({ name: 'policies', stop: () => policy.close() });
+    const demo = config.demoIdentities
+      ? await bootstrapDemo({ registry, dataDir: config.dataDir })
+      : undefined;
+
+    const lookups = await startLookups({
+      config,
+      bus,
+      catalog,
+      logger,
+      registry: metrics.registry,
+      policy,
+      audit: audit.log,
+      authenticate,
+      sign: (result, requester) => audit.responses.signLookupResponse({ ...result, requester }),
+    });
     stack.push({ name: 'lookups', stop: () => lookups.stop() });
 
     if (config.sampleConnectors) {
       const connectors = await startAllSampleConnectors({
         bus,
+        catalog,
         topicPrefix: config.topicPrefix,
         logger: logger.child({ component: 'sample-connectors' }),
       });
@@ -112,16 +175,22 @@ export async function startGateway(
           () => draining,
         ),
         metrics.router,
+        audit.jwksRouter,
         createCatalogRouter(catalog),
+        createRegistryRouter({ registry, authenticate }),
+        createPolicyRouter({ engine: policy, authenticate }),
+        withAuthentication('/v1/audit', authenticate, audit.router),
         lookups.router,
       ],
+      // Every 401, 403 and 429 that no capability recorded itself goes into the audit log.
+      errorMiddleware: [createRefusalAuditMiddleware(audit.log, logger)],
     });
     const httpServer = createServer(app);
     const address = await listen(httpServer, config.port, config.host);
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     logger.info({ url, bus: bus.kind, instanceId: config.instanceId }, 'gateway listening');
     // Human hints go to stderr, so stdout stays one JSON log line per event.
-    if (config.sampleConnectors && deps.printBanner) process.stderr.write(await demoBanner(url));
+    if (demo && deps.printBanner) process.stderr.write(demoBanner(url, demo));
 
     let closing: Promise<void> | undefined;
     const close = () => {

@@ -6,13 +6,19 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { resolveAuditSecrets } from '../audit/audit.js';
+import { createAuditLog } from '../audit/audit-log.js';
 import { loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { createLogger } from '../logger.js';
 import { migrationsDir, projectRoot } from '../paths.js';
 import { runGatewayProcess } from '../server.js';
 import { migrate } from '../storage/migrations.js';
 import { openDatabase } from '../storage/open-database.js';
+import { registerAuditCommands } from './audit-commands.js';
 import { registerConnectorCommands } from './connector-commands.js';
+import { registerIdentityCommands } from './identity-commands.js';
+import { registerPolicyCommands } from './policy-commands.js';
 
 const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
   version: string;
@@ -46,7 +52,19 @@ export function createProgram(): Command {
       }
     });
 
+  registerIdentityCommands(program, {
+    config: loadConfig,
+    // Registry changes made from the command line go into the same hash-chained audit log.
+    auditRecorder: async (database) =>
+      createAuditLog({
+        database,
+        hmacKey: (await resolveAuditSecrets(loadConfig())).hmacKey,
+        logger: createLogger('warn'),
+      }),
+  });
+  registerPolicyCommands(program);
   registerConnectorCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

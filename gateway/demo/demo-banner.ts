@@ -1,27 +1,27 @@
 /**
- * What the embedded demo prints once it is ready: a lookup a newcomer can paste into a shell. The
- * subject comes from the sample connectors' seed data, so the lookup really finds a record.
+ * What the embedded demo prints once it is ready: the demo systems, how to get a token, and a lookup
+ * a newcomer can paste into a shell. The subject comes from the sample connectors' seed data and the
+ * matter from the service centre's sample policy, so the lookup really finds a record, and shows the
+ * policy at work (the ID number comes back masked).
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { projectRoot } from '../paths.js';
+import type { DemoBootstrapResult } from '../registry/demo-bootstrap.js';
 
-const SEED_FILE = path.join(projectRoot, 'connectors', 'samples', 'seed', 'business-licence.json');
+const DEMO_LOOKUP = {
+  certificateType: 'resident-id-card',
+  subject: { residentIdNumber: '35010219850101123X' },
+  purpose: { matter: 'SC-0201', caseRef: 'DEMO-2026-0001', officer: 'demo-officer' },
+};
 
-export async function demoBanner(url: string): Promise<string> {
-  const seed = JSON.parse(await readFile(SEED_FILE, 'utf8')) as Array<{ subject: Record<string, unknown> }>;
-  const body = {
-    certificateType: 'business-licence',
-    subject: seed[0]?.subject ?? {},
-    purpose: { matter: 'demo-matter', caseRef: 'DEMO-0001', officer: 'demo-officer' },
-  };
+export function demoBanner(url: string, demo: DemoBootstrapResult): string {
   return [
     '',
     `SiloBridge is running at ${url} (embedded database, in-process bus, sample connectors).`,
-    'Try a lookup:',
     '',
-    `  curl -s ${url}/v1/lookups -H 'Content-Type: application/json' \\`,
-    `    -d '${JSON.stringify(body)}'`,
+    demo.banner,
+    'Then look up a resident ID card for the matter SC-0201 (the policy masks the number):',
+    '',
+    `  curl -s ${url}/v1/lookups -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
+    `    -d '${JSON.stringify(DEMO_LOOKUP)}'`,
     '',
     `Certificate types: ${url}/v1/catalog    Readiness: ${url}/readyz    Stop: Ctrl-C`,
     '',

@@ -3,7 +3,7 @@
  * the capability routers, and problem JSON for everything that goes wrong (unknown routes included).
  */
 import { randomUUID } from 'node:crypto';
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
 import { NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -18,6 +18,8 @@ export interface AppOptions {
   routers: Router[];
   /** Runs before the routers, e.g. metrics. */
   middleware?: RequestHandler[];
+  /** Error middleware that observes errors before they become problem JSON (e.g. auditing refusals). */
+  errorMiddleware?: ErrorRequestHandler[];
 }
 
 const requireJsonBody: RequestHandler = (req, _res, next) => {
@@ -76,6 +78,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use((req, _res, next) => {
     next(new NotFoundError(`No route for ${req.method} ${req.path.slice(0, 200)}.`, 'route-not-found'));
   });
+  for (const middleware of options.errorMiddleware ?? []) app.use(middleware);
   app.use(problemErrorHandler);
   return app;
 }

@@ -1,10 +1,7 @@
 /**
- * The seams of the lookup pipeline that other capabilities fill: who may see what (policy) and what
- * is recorded (audit). Until those capabilities land, the embedded demo runs with the defaults here:
- * allow everything, and write audit events to the structured log.
+ * The lookup pipeline's vocabulary, and the seam the policy capability fills (gateway/policy): who
+ * may see which record, for which purpose, and which of its fields.
  */
-import type { AuditEvent, AuditRecorder } from '../audit/audit-events.js';
-import type { Logger } from '../logger.js';
 
 export interface Requester {
   department: string;
@@ -40,17 +37,3 @@ export interface LookupPolicy {
 }
 
 export type LookupOutcome = 'granted' | 'denied' | 'not-found' | 'failed' | 'timed-out' | 'invalid';
-
-export const allowAllPolicy: LookupPolicy = {
-  authorize: async () => ({}),
-};
-
-/** Until the hash-chained audit log is wired, events go to the structured log (subject left out). */
-export function createLogAuditRecorder(logger: Logger): AuditRecorder {
-  return {
-    record: async (event) => {
-      const { subject: _subject, ...loggable } = event as AuditEvent & { subject?: unknown };
-      logger.info({ audit: loggable }, 'audit event');
-    },
-  };
-}

@@ -1,49 +1,56 @@
 /**
  * POST /v1/lookups: one certificate lookup. POST /v1/lookups:batch: up to 100, answered item by item
  * (each with its own status and, when it failed, its own problem document), fanned out concurrently.
+ * Both need an authenticated system with the `lookup` role, and every answer carries the gateway's
+ * signature (JWS) binding record digest, lookup id, requester and time.
  * GET /v1/connectors: the department connectors this gateway sees, live or not.
  */
-import { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { toProblem } from '../http/problem.js';
+import { callerOf, requesterOf, requireRole } from '../identity/caller.js';
 import type { ConnectorDirectory } from './connector-directory.js';
 import type { Requester } from './lookup-pipeline.js';
 import { parseBatchRequest } from './lookup-request.js';
-import type { LookupService } from './lookup-service.js';
+import type { LookupResult, LookupService } from './lookup-service.js';
 
-/**
- * Who is calling. Authentication (JWT against registered keys) slots in here; until it lands every
- * caller is this anonymous requester, which the embedded demo accepts.
- */
-export type RequesterResolver = (
-  headers: Record<string, string | string[] | undefined>,
-) => Promise<Requester>;
+export interface SignedLookupResult extends LookupResult {
+  /** Compact JWS over {lookupId, recordDigest, requester, retrievedAt, certificateType}; keys at /.well-known/jwks.json. */
+  signature: string;
+}
 
-export const anonymousRequester: RequesterResolver = async () => ({ department: 'anonymous' });
+export type LookupSigner = (result: LookupResult, requester: Requester) => Promise<string>;
 
-export function createLookupRouter(
-  service: LookupService,
-  directory: ConnectorDirectory,
-  resolveRequester: RequesterResolver,
-): Router {
+export interface LookupRouterOptions {
+  service: LookupService;
+  directory: ConnectorDirectory;
+  /** Authenticates the caller (sets res.locals.caller) or answers 401. */
+  authenticate: RequestHandler;
+  sign: LookupSigner;
+}
+
+export function createLookupRouter(options: LookupRouterOptions): Router {
+  const { service, directory, authenticate, sign } = options;
   const router = Router();
+  const lookupAndSign = async (body: unknown, requester: Requester): Promise<SignedLookupResult> => {
+    const result = await service.lookup(body, requester);
+    return { ...result, signature: await sign(result, requester) };
+  };
 
   // Which department connectors this gateway sees, and whether they are live: for department IT
   // teams checking that their connector is announced, and for operators.
-  router.get('/v1/connectors', (_req, res) => {
+  router.get('/v1/connectors', authenticate, (_req, res) => {
     res.json({ connectors: directory.list() });
   });
 
-  router.post('/v1/lookups', async (req, res) => {
-    const requester = await resolveRequester(req.headers);
-    const result = await service.lookup(req.body, requester);
-    res.json(result);
+  router.post('/v1/lookups', authenticate, requireRole('lookup'), async (req, res) => {
+    res.json(await lookupAndSign(req.body, requesterOf(callerOf(res))));
   });
 
   // A literal ':' cannot be written in an Express 5 path string (it starts a parameter).
-  router.post(/^\/v1\/lookups:batch$/, async (req, res) => {
-    const requester = await resolveRequester(req.headers);
+  router.post(/^\/v1\/lookups:batch$/, authenticate, requireRole('lookup'), async (req, res) => {
+    const requester = requesterOf(callerOf(res));
     const items = parseBatchRequest(req.body);
-    const settled = await Promise.allSettled(items.map((item) => service.lookup(item, requester)));
+    const settled = await Promise.allSettled(items.map((item) => lookupAndSign(item, requester)));
     const results = settled.map((outcome, index) => {
       if (outcome.status === 'fulfilled') return { index, status: 200, lookup: outcome.value };
       const problem = toProblem(outcome.reason);

@@ -17,6 +17,7 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '../errors.js';
+import { markAudited } from '../identity/refusal-audit.js';
 import type { Logger } from '../logger.js';
 import type { ConnectorDirectory } from './connector-directory.js';
 import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from './lookup-pipeline.js';
@@ -31,6 +32,8 @@ export interface LookupResult {
   schemaVersion: number;
   provider: string;
   record: Record<string, unknown>;
+  /** SHA-256 (hex) of the record's canonical JSON (RFC 8785): what the response signature binds. */
+  recordDigest: string;
   retrievedAt: string;
 }
 
@@ -75,7 +78,7 @@ export class LookupService {
     const audit = async (
       outcome: LookupOutcome,
       status: number,
-      extra: { problemType?: string; recordDigest?: string },
+      extra: { problemType?: string; reason?: string; recordDigest?: string },
     ) => {
       const latency = performance.now() - started;
       this.deps.observe?.(request?.certificateType ?? 'unknown', outcome, latency / 1000);
@@ -128,14 +131,20 @@ export class LookupService {
         schemaVersion: type.schemaVersion,
         provider,
         record: projected,
+        recordDigest: digest,
         retrievedAt: new Date().toISOString(),
       };
     } catch (error) {
       // The lookup id lets the caller and a data officer find this attempt in the audit log.
       if (error instanceof GatewayError) error.extensions.lookupId = lookupId;
-      const status = error instanceof GatewayError ? error.status : 500;
-      const problemType = error instanceof GatewayError ? error.type : undefined;
-      await audit(outcomeOf(error), status, { problemType });
+      if (!(error instanceof GatewayError)) {
+        await audit('failed', 500, {});
+        throw error;
+      }
+      const reason = typeof error.extensions.reason === 'string' ? error.extensions.reason : error.problem;
+      await audit(outcomeOf(error), error.status, { problemType: error.type, reason });
+      // Recorded here as a lookup event; the refusal middleware must not record it a second time.
+      markAudited(error);
       throw error;
     }
   }

@@ -2,7 +2,7 @@
  * Wires the lookup capability: the reply router on this instance's reply topic, the connector
  * directory on the heartbeat topic, the service and its routes, and the readiness checks they add.
  */
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AuditRecorder } from '../audit/audit-events.js';
 import type { Bus } from '../bus/bus.js';
@@ -11,8 +11,8 @@ import type { GatewayConfig } from '../config.js';
 import type { ReadinessCheck } from '../health/health-routes.js';
 import type { Logger } from '../logger.js';
 import { ConnectorDirectory } from './connector-directory.js';
-import { allowAllPolicy, createLogAuditRecorder, type LookupPolicy } from './lookup-pipeline.js';
-import { anonymousRequester, createLookupRouter, type RequesterResolver } from './lookup-routes.js';
+import type { LookupPolicy } from './lookup-pipeline.js';
+import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
 import { ReplyRouter } from './reply-router.js';
 import { REQUEST_TOPIC_PARTITIONS, topicNames } from './topics.js';
@@ -26,9 +26,10 @@ export interface LookupsOptions {
   catalog: SchemaCatalog;
   logger: Logger;
   registry: Registry;
-  policy?: LookupPolicy;
-  audit?: AuditRecorder;
-  resolveRequester?: RequesterResolver;
+  policy: LookupPolicy;
+  audit: AuditRecorder;
+  authenticate: RequestHandler;
+  sign: LookupSigner;
 }
 
 export interface Lookups {
@@ -90,8 +91,8 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     replies,
     directory,
     topics,
-    policy: options.policy ?? allowAllPolicy,
-    audit: options.audit ?? createLogAuditRecorder(logger),
+    policy: options.policy,
+    audit: options.audit,
     logger,
     timeoutMs: config.lookupTimeoutMs,
     observe: (certificateType, outcome, seconds) =>
@@ -99,7 +100,12 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
   });
 
   return {
-    router: createLookupRouter(service, directory, options.resolveRequester ?? anonymousRequester),
+    router: createLookupRouter({
+      service,
+      directory,
+      authenticate: options.authenticate,
+      sign: options.sign,
+    }),
     service,
     directory,
     readiness: [

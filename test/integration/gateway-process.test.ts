@@ -1,18 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 describe('gateway process on real PostgreSQL and real Kafka', () => {
   let database: TestDatabase;
   let gateway: GatewayProcess;
+  let dataDir: string;
 
   beforeAll(async () => {
     database = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-data-'));
     gateway = await startGatewayProcess({
       DATABASE_URL: database.url,
+      SILOBRIDGE_DATA_DIR: dataDir,
       KAFKA_BROKERS: inject('kafkaBrokers'),
       SILOBRIDGE_TOPIC_PREFIX: `process-${database.name.slice(-12)}`,
     });
@@ -20,6 +23,7 @@ describe('gateway process on real PostgreSQL and real Kafka', () => {
   afterAll(async () => {
     await gateway?.stop();
     await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('answers /healthz while the process is up', async () => {
@@ -28,10 +32,20 @@ describe('gateway process on real PostgreSQL and real Kafka', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 
-  it('is ready when database and broker are reachable', async () => {
-    const response = await fetch(`${gateway.url}/readyz`);
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ready', checks: { database: 'ok', bus: 'ok' } });
+  it('becomes ready once database, broker and reply consumer are, saying what it waits for until then', async () => {
+    const first = await fetch(`${gateway.url}/readyz`);
+    if (first.status === 503) {
+      // Right after start it is still learning which connectors are live (one heartbeat interval).
+      expect(await first.json()).toMatchObject({ type: 'https://silobridge.dev/problems/not-ready' });
+    }
+    await vi.waitFor(async () => expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200), {
+      timeout: 15_000,
+      interval: 250,
+    });
+    expect(await (await fetch(`${gateway.url}/readyz`)).json()).toEqual({
+      status: 'ready',
+      checks: { database: 'ok', bus: 'ok', replies: 'ok', connectors: 'ok' },
+    });
   });
 
   it('logs JSON lines carrying the request id it returns', async () => {
@@ -52,8 +66,10 @@ describe('gateway process on the embedded default (npm start)', () => {
     try {
       const gateway = await startGatewayProcess({ SILOBRIDGE_DATA_DIR: dataDir });
       try {
-        const ready = await fetch(`${gateway.url}/readyz`);
-        expect(ready.status).toBe(200);
+        await vi.waitFor(async () => expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200), {
+          timeout: 15_000,
+          interval: 250,
+        });
         expect(gateway.logs.find((line) => line.msg === 'database ready')).toMatchObject({
           database: 'pglite',
         });

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config.js';
 import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
@@ -9,11 +12,14 @@ const PROBLEM = 'https://silobridge.dev/problems/';
 describe('HTTP errors are RFC 9457 problem JSON', () => {
   let database: TestDatabase;
   let gateway: RunningGateway;
+  let dataDir: string;
 
   beforeAll(async () => {
     database = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-http-'));
     const config = loadConfig({
       DATABASE_URL: database.url,
+      SILOBRIDGE_DATA_DIR: dataDir,
       PORT: '0',
       SILOBRIDGE_BODY_LIMIT_BYTES: '2048',
       SILOBRIDGE_SAMPLE_CONNECTORS: 'false',
@@ -23,6 +29,7 @@ describe('HTTP errors are RFC 9457 problem JSON', () => {
   afterAll(async () => {
     await gateway?.close();
     await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   const post = (path: string, body: string, contentType = 'application/json') =>

@@ -3,6 +3,9 @@
  * on their own Kafka clients, as in production, with a topic prefix of their own.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { CertificateHandler } from '../../connectors/runtime/certificate-handler.js';
@@ -18,6 +21,7 @@ import { usccCheckChar } from '../../gateway/catalog/identifiers.js';
 import { loadConfig } from '../../gateway/config.js';
 import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
 import { CORRELATION_HEADER, DEAD_LETTER_REASON_HEADER, topicNames } from '../../gateway/lookups/topics.js';
+import { demoToken, writeTestPolicy } from '../support/gateway-auth.js';
 import { CERTIFICATE_TYPES, lookupBody, PURPOSE } from '../support/lookup-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -46,9 +50,17 @@ function kafkaBus(name: string): Bus {
   return createKafkaBus({ brokers: brokers.split(','), clientId: `${prefix}-${name}`, logger });
 }
 
+/** Shared by both gateway instances: the demo identities' keys and the audit secrets live here. */
+let dataDir: string;
+let policiesDir: string;
+let token: string;
+
 async function startTestGateway(database: TestDatabase, instanceId: string): Promise<RunningGateway> {
   const config = loadConfig({
     DATABASE_URL: database.url,
+    SILOBRIDGE_DATA_DIR: dataDir,
+    SILOBRIDGE_POLICIES_DIR: policiesDir,
+    SILOBRIDGE_DEMO_IDENTITIES: 'true',
     KAFKA_BROKERS: brokers,
     PORT: '0',
     SILOBRIDGE_TOPIC_PREFIX: prefix,
@@ -62,7 +74,7 @@ async function post(gateway: RunningGateway, path: string, body: unknown) {
   const started = performance.now();
   const response = await fetch(`${gateway.url}${path}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
   return {
@@ -88,7 +100,12 @@ describe('certificate lookups over Kafka', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-lookups-'));
+    policiesDir = path.join(dataDir, 'policies');
+    await mkdir(policiesDir);
+    await writeTestPolicy(policiesDir);
     gateway = await startTestGateway(database, `${prefix}-gw-a`);
+    token = await demoToken(dataDir);
     connectorBus = kafkaBus('connectors');
     samples = await startAllSampleConnectors({
       bus: connectorBus,
@@ -110,7 +127,10 @@ describe('certificate lookups over Kafka', () => {
     await marriageConnector.start();
     await vi.waitFor(
       async () => {
-        const { connectors } = (await (await fetch(`${gateway.url}/v1/connectors`)).json()) as {
+        const response = await fetch(`${gateway.url}/v1/connectors`, {
+          headers: { Authorization: `Bearer ${token}` },
+        });
+        const { connectors } = (await response.json()) as {
           connectors: Array<{ department: string; live: boolean }>;
         };
         expect(new Set(connectors.filter((c) => c.live).map((c) => c.department)).size).toBe(4);
@@ -125,6 +145,7 @@ describe('certificate lookups over Kafka', () => {
     await connectorBus?.close();
     await gateway?.close();
     await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it.each(CERTIFICATE_TYPES)('finds a %s held by its provider department', async (certificateType) => {
@@ -138,6 +159,8 @@ describe('certificate lookups over Kafka', () => {
         : Object.values(lookupBody(certificateType).subject)[0],
     );
     expect(body.record.status).toMatch(/^(valid|revoked|expired)$/);
+    // Signed by the gateway (verified against the JWKS in audit-signing.test.ts).
+    expect(body.signature).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
   it('returns only the fields asked for', async () => {

@@ -1,5 +1,6 @@
 /** Lookup bodies built from the sample connectors' seed data, so they really find records. */
 import { readSeed } from '../../connectors/samples/sample-connectors.js';
+import { TEST_MATTER } from './gateway-auth.js';
 
 export const CERTIFICATE_TYPES = [
   'business-licence',
@@ -9,11 +10,21 @@ export const CERTIFICATE_TYPES = [
   'resident-id-card',
 ] as const;
 
-export const PURPOSE = { matter: 'MA-2026-017', caseRef: 'CASE-2026-000123', officer: 'officer-042' };
+export const PURPOSE = { matter: TEST_MATTER, caseRef: 'CASE-2026-000123', officer: 'officer-042' };
+
+const seeds = new Map<string, ReturnType<typeof readSeed>>();
+function seed(certificateType: string) {
+  let entries = seeds.get(certificateType);
+  if (!entries) {
+    entries = readSeed(certificateType);
+    seeds.set(certificateType, entries);
+  }
+  return entries;
+}
 
 /** A seed entry's subject lists every identifier that finds it; a lookup gives exactly one. */
 export function lookupSubject(certificateType: string, index = 0): Record<string, string> {
-  const entry = readSeed(certificateType)[index];
+  const entry = seed(certificateType)[index];
   if (!entry) throw new Error(`no seed entry ${index} for ${certificateType}`);
   const [name, value] = Object.entries(entry.subject)[0] ?? [];
   if (!name) throw new Error(`seed entry ${index} of ${certificateType} has no subject`);
@@ -22,8 +33,4 @@ export function lookupSubject(certificateType: string, index = 0): Record<string
 
 export function lookupBody(certificateType: string, index = 0, extra: Record<string, unknown> = {}) {
   return { certificateType, subject: lookupSubject(certificateType, index), purpose: PURPOSE, ...extra };
-}
-
-export function seedCount(certificateType: string): number {
-  return readSeed(certificateType).length;
 }
