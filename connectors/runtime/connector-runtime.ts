@@ -18,7 +18,7 @@ import {
 } from '../../gateway/bus/bus.js';
 import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
 import type { Logger } from '../../gateway/logger.js';
-import { REPLY_TOPIC_HEADER, REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/lookups/topics.js';
+import { ensureSharedTopics, REPLY_TOPIC_HEADER, topicNames } from '../../gateway/lookups/topics.js';
 import type { CertificateHandler } from './certificate-handler.js';
 import { publishDeadLetter } from './dead-letters.js';
 import { createHeartbeats, type Heartbeats } from './heartbeats.js';
@@ -235,8 +235,7 @@ export function createConnector(options: ConnectorOptions): Connector {
       if (state !== 'new') throw new Error(`connector ${department}/${instanceId} was already started`);
       state = 'starting';
       try {
-        await bus.ensureTopics([topics.heartbeats, topics.deadLetters]);
-        await bus.ensureTopics([requestTopic], REQUEST_TOPIC_PARTITIONS);
+        await ensureSharedTopics(bus, topics, [department]);
         // From the beginning: a new group must not miss requests sent before its first join; any that
         // waited too long are dropped by their deadline.
         subscription = await bus.subscribe({

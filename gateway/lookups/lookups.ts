@@ -15,10 +15,7 @@ import type { LookupPolicy } from './lookup-pipeline.js';
 import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
 import { ReplyRouter } from './reply-router.js';
-import { REQUEST_TOPIC_PARTITIONS, topicNames } from './topics.js';
-
-/** Dead letters wait for the department to fix its connector: keep them a month. */
-const DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60_000;
+import { ensureSharedTopics, topicNames } from './topics.js';
 
 export interface LookupsOptions {
   config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs'>;
@@ -44,13 +41,7 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
   const { config, bus, catalog, registry } = options;
   const logger = options.logger.child({ component: 'lookups' });
   const topics = topicNames(config.topicPrefix);
-  // Heartbeats hold each connector instance's current state: compaction keeps the last per instance.
-  await bus.ensureTopics([topics.heartbeats], 1, { compacted: true });
-  await bus.ensureTopics([topics.deadLetters], 1, { retentionMs: DEAD_LETTER_RETENTION_MS });
-  await bus.ensureTopics(
-    catalog.providers().map((provider) => topics.lookupRequests(provider)),
-    REQUEST_TOPIC_PARTITIONS,
-  );
+  await ensureSharedTopics(bus, topics, catalog.providers());
 
   const groupBase = `${config.topicPrefix}.gateway.${config.instanceId}`;
   const replyTopic = topics.lookupReplies(config.instanceId);

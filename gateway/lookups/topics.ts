@@ -1,4 +1,5 @@
 /** Topic names of the wire protocol (docs/protocol.md), all under one configurable prefix. */
+import type { Bus } from '../bus/bus.js';
 
 export interface TopicNames {
   lookupRequests(department: string): string;
@@ -23,3 +24,20 @@ export const DEAD_LETTER_REASON_HEADER = 'silobridge_dead_letter_reason';
 
 /** Partitions of a department's request topic: the most connector instances that can share its load. */
 export const REQUEST_TOPIC_PARTITIONS = 6;
+
+/** Dead letters wait for the department to fix its connector: keep them a month. */
+const DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60_000;
+
+/**
+ * Creates the topics gateways and connectors share, with the same settings whoever starts first:
+ * heartbeats compacted per connector instance (the topic holds each one's current state), dead
+ * letters kept a month, and each provider department's request topic.
+ */
+export async function ensureSharedTopics(bus: Bus, topics: TopicNames, departments: string[]): Promise<void> {
+  await bus.ensureTopics([topics.heartbeats], 1, { compacted: true });
+  await bus.ensureTopics([topics.deadLetters], 1, { retentionMs: DEAD_LETTER_RETENTION_MS });
+  await bus.ensureTopics(
+    departments.map((department) => topics.lookupRequests(department)),
+    REQUEST_TOPIC_PARTITIONS,
+  );
+}
