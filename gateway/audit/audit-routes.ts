@@ -43,6 +43,20 @@ async function writeLine(res: Response, line: string): Promise<void> {
 
 export function createAuditRouter(options: AuditRouterOptions): Router {
   const { database, audit, hashSubject } = options;
+  /** Searching by subject is itself an access to personal data: it goes into the log first. */
+  const recordSubjectReport = (
+    res: Response,
+    subject: Record<string, unknown>,
+    details?: Record<string, unknown>,
+  ) =>
+    audit.record({
+      kind: 'audit-access',
+      at: new Date().toISOString(),
+      actor: callerOf(res).systemId,
+      action: 'subject-report',
+      subject,
+      ...(details ? { details } : {}),
+    });
   const router = Router();
   router.use('/v1/audit', requireRole('audit'));
 
@@ -63,16 +77,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     const subject = reader.raw('subject') === undefined ? undefined : readSubject(reader);
     reader.rejectUnknown();
     reader.done('The search');
-    if (subject) {
-      await audit.record({
-        kind: 'audit-access',
-        at: new Date().toISOString(),
-        actor: callerOf(res).systemId,
-        action: 'subject-report',
-        subject,
-        details: { via: 'events-search' },
-      });
-    }
+    if (subject) await recordSubjectReport(res, subject, { via: 'events-search' });
     res.json(
       await searchEvents(
         database,
@@ -123,13 +128,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     reader.done('The subject report request');
     if (!subject) return;
     // Recorded before anything is read: a report nobody can see in the log is never produced.
-    await audit.record({
-      kind: 'audit-access',
-      at: new Date().toISOString(),
-      actor: callerOf(res).systemId,
-      action: 'subject-report',
-      subject,
-    });
+    await recordSubjectReport(res, subject);
     const report = await subjectReport(database, hashSubject(subject), { from, to, outcome }, page);
     res.json({ identifierTypes: Object.keys(subject).sort(), ...report });
   });
