@@ -163,10 +163,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const reader = new EnvReader(env);
   const kafkaBrokers = parseBrokers(reader, reader.optional('KAFKA_BROKERS'));
   const sampleConnectors = reader.boolean('SILOBRIDGE_SAMPLE_CONNECTORS', kafkaBrokers.length === 0);
+  const databaseUrl = parseDatabaseUrl(reader, reader.optional('DATABASE_URL'));
   const config: GatewayConfig = {
     port: reader.integer('PORT', 8080, 0, 65535),
     host: reader.string('HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
-    databaseUrl: parseDatabaseUrl(reader, reader.optional('DATABASE_URL')),
+    databaseUrl,
     dataDir: path.resolve(reader.string('SILOBRIDGE_DATA_DIR', './.silobridge')),
     kafkaBrokers,
     topicPrefix: reader.string(
@@ -188,7 +189,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     lookupTimeoutMs: reader.integer('SILOBRIDGE_LOOKUP_TIMEOUT_MS', 5000, 50, 120_000),
     shutdownGraceMs: reader.integer('SILOBRIDGE_SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     sampleConnectors,
-    demoIdentities: reader.boolean('SILOBRIDGE_DEMO_IDENTITIES', sampleConnectors),
+    // Demo systems (an admin among them, keys on disk) belong to the embedded demo only, never to a
+    // deployment on PostgreSQL, even one without Kafka.
+    demoIdentities: reader.boolean(
+      'SILOBRIDGE_DEMO_IDENTITIES',
+      sampleConnectors && databaseUrl === undefined,
+    ),
     audience: reader.string(
       'SILOBRIDGE_AUDIENCE',
       'silobridge',

@@ -58,7 +58,8 @@ export function createHttpHandler(options: HttpHandlerOptions): CertificateHandl
       }
       if (!response.ok) {
         await response.body?.cancel();
-        throw new Error(`GET ${url.pathname} answered HTTP ${response.status}`);
+        // Not the path: it holds the subject's identifier, and this message reaches the logs.
+        throw new Error(`the department's API answered HTTP ${response.status}`);
       }
       return mapResponse(await response.json(), request);
     },
@@ -72,7 +73,10 @@ export function fillTemplate(template: string, subject: Record<string, unknown>)
     if (typeof value !== 'string' && typeof value !== 'number') {
       throw new Error(`the subject has no '${name}' identifier for the path template`);
     }
-    return encodeURIComponent(String(value));
+    const segment = String(value);
+    // encodeURIComponent leaves '.' alone, and URL resolution would climb out of baseUrl on '..'.
+    if (segment === '.' || segment === '..') throw new Error(`the subject's '${name}' is not an identifier`);
+    return encodeURIComponent(segment);
   });
 }
 

@@ -20,8 +20,9 @@ export function parseRequest(value: string, validate?: RequestValidator): Parsed
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
-  } catch (error) {
-    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
+  } catch {
+    // Not JSON.parse's message: it quotes the input, which may hold personal data.
+    return { ok: false, reason: 'not valid JSON' };
   }
   if (validate) {
     const verdict = validate(parsed);

@@ -23,6 +23,8 @@ export interface LookupAuditEvent {
   problemType?: string;
   /** Why it was not granted, machine-readable: the policy's reason (e.g. `matter-not-allowed`) or the problem. */
   reason?: string;
+  /** The policy rule that allowed (or refused) it. */
+  policyId?: string;
   latencyMs: number;
   /** SHA-256 of the released record's canonical JSON. */
   recordDigest?: string;
@@ -34,8 +36,10 @@ export interface AccessRefusedAuditEvent {
   status: 401 | 403 | 429;
   problemType: string;
   reason: string;
-  /** Known for 403/429; for 401 only what the token claimed (unverified), if anything. */
+  /** The verified caller (403, 429). */
   requester?: Requester;
+  /** For 401: the `iss` the rejected token claimed. Unverified: anyone can write any name there. */
+  claimedIssuer?: string;
   method: string;
   path: string;
   requestId?: string;

@@ -38,7 +38,10 @@ export interface AuditRouterOptions {
 
 async function writeLine(res: Response, line: string): Promise<void> {
   if (res.destroyed) throw new Error('the client went away during the export');
-  if (!res.write(line)) await once(res, 'drain');
+  if (res.write(line)) return;
+  // A client that stops reading must not hold the export's transaction open forever.
+  await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  if (res.destroyed) throw new Error('the client went away during the export');
 }
 
 export function createAuditRouter(options: AuditRouterOptions): Router {

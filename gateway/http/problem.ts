@@ -30,11 +30,19 @@ interface BodyParserError extends Error {
   charset?: string;
 }
 
+function jsonErrorPosition(message: string): string {
+  const position = /position (\d+)/.exec(message)?.[1];
+  return position === undefined ? '' : ` (error at character ${position})`;
+}
+
 /** Errors thrown by express.json() carry a `type` string; map them to our hierarchy. */
 function fromBodyParser(error: BodyParserError): GatewayError | undefined {
   switch (error.type) {
     case 'entity.parse.failed':
-      return new MalformedJsonError(`The body could not be parsed as JSON: ${error.message}`);
+      // Not the parser's message: it quotes the body, which may hold personal data.
+      return new MalformedJsonError(
+        `The body could not be parsed as JSON${jsonErrorPosition(error.message)}.`,
+      );
     case 'entity.too.large':
       return new PayloadTooLargeError(error.limit ?? 0);
     case 'charset.unsupported':

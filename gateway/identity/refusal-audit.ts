@@ -7,8 +7,7 @@ import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { AccessRefusedAuditEvent, AuditRecorder } from '../audit/audit-events.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Requester } from '../lookups/lookup-pipeline.js';
-import { type Caller, departmentOf, requesterOf, SYSTEM_ID_PATTERN } from './caller.js';
+import { type Caller, requesterOf, SYSTEM_ID_PATTERN } from './caller.js';
 import { TokenRejectedError } from './token-errors.js';
 
 const REFUSAL_STATUSES = new Set([401, 403, 429]);
@@ -27,13 +26,13 @@ export function isRefusal(error: unknown): error is GatewayError & { status: 401
   return error instanceof GatewayError && REFUSAL_STATUSES.has(error.status);
 }
 
-/** The verified caller if there is one; for a refused token only what it claimed (unverified). */
-function requesterFor(error: GatewayError, caller: Caller | undefined): Requester | undefined {
-  if (caller) return requesterOf(caller);
+/**
+ * What a rejected token claimed as its issuer. Kept apart from `requester`: an unverified name must
+ * never make a refused attempt look like the named system's own.
+ */
+function claimedIssuerOf(error: GatewayError): string | undefined {
   const issuer = error instanceof TokenRejectedError ? error.claimed.issuer : undefined;
-  return issuer && SYSTEM_ID_PATTERN.test(issuer)
-    ? { department: departmentOf(issuer), system: issuer }
-    : undefined;
+  return issuer && SYSTEM_ID_PATTERN.test(issuer) ? issuer : undefined;
 }
 
 export function refusalEvent(
@@ -41,7 +40,9 @@ export function refusalEvent(
   req: Request,
   res: Response,
 ): AccessRefusedAuditEvent {
-  const requester = requesterFor(error, res.locals.caller as Caller | undefined);
+  const caller = res.locals.caller as Caller | undefined;
+  const requester = caller ? requesterOf(caller) : undefined;
+  const claimedIssuer = caller ? undefined : claimedIssuerOf(error);
   return {
     kind: 'access-refused',
     at: new Date().toISOString(),
@@ -49,6 +50,7 @@ export function refusalEvent(
     problemType: error.type,
     reason: String(error.extensions.reason ?? error.problem),
     ...(requester ? { requester } : {}),
+    ...(claimedIssuer ? { claimedIssuer } : {}),
     method: req.method,
     path: (req.originalUrl.split('?')[0] ?? '').slice(0, 500),
     ...(req.id !== undefined ? { requestId: String(req.id) } : {}),

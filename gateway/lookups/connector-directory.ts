@@ -60,9 +60,13 @@ export class ConnectorDirectory {
         this.record(value as HeartbeatEnvelope);
       },
     });
-    void this.subscription.ready.then(() => {
-      this.listeningSince = this.now();
-    });
+    // A subscription stopped before its first fetch rejects `ready`: nothing to mark then.
+    this.subscription.ready.then(
+      () => {
+        this.listeningSince = this.now();
+      },
+      () => {},
+    );
   }
 
   /** Rejects, saying why, until the directory has listened to heartbeats for a whole interval. */

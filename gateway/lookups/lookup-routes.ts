@@ -38,7 +38,7 @@ export function createLookupRouter(options: LookupRouterOptions): Router {
 
   // Which department connectors this gateway sees, and whether they are live: for department IT
   // teams checking that their connector is announced, and for operators.
-  router.get('/v1/connectors', authenticate, (_req, res) => {
+  router.get('/v1/connectors', authenticate, requireRole('connector', 'admin', 'audit'), (_req, res) => {
     res.json({ connectors: directory.list() });
   });
 

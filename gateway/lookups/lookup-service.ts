@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { AuditRecorder } from '../audit/audit-events.js';
+import type { AuditRecorder, LookupAuditEvent } from '../audit/audit-events.js';
 import type { Bus, IncomingMessage } from '../bus/bus.js';
 import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../catalog/envelopes.js';
 import type { SchemaCatalog } from '../catalog/schema-catalog.js';
@@ -69,19 +69,30 @@ export function recordDigest(record: unknown): string {
 export class LookupService {
   constructor(private readonly deps: LookupServiceDependencies) {}
 
+  private readonly inFlight = new Set<Promise<unknown>>();
+
   /** Performs one lookup; throws a GatewayError (already audited) when it cannot be answered. */
-  async lookup(body: unknown, requester: Requester): Promise<LookupResult> {
+  lookup(body: unknown, requester: Requester): Promise<LookupResult> {
+    const running = this.perform(body, requester);
+    this.inFlight.add(running);
+    const forget = () => this.inFlight.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+
+  /** Resolves once every lookup under way has answered and recorded its audit event (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async perform(body: unknown, requester: Requester): Promise<LookupResult> {
     const lookupId = randomUUID();
     const started = performance.now();
     let request: LookupRequest | undefined;
     let provider: string | undefined;
-    const audit = async (
-      outcome: LookupOutcome,
-      status: number,
-      extra: { problemType?: string; reason?: string; recordDigest?: string },
-    ) => {
+    let policyId: string | undefined;
+    const audit = async (outcome: LookupOutcome, status: number, extra: Partial<LookupAuditEvent>) => {
       const latency = performance.now() - started;
-      this.deps.observe?.(request?.certificateType ?? 'unknown', outcome, latency / 1000);
       await this.deps.audit.record({
         kind: 'lookup',
         lookupId,
@@ -94,8 +105,15 @@ export class LookupService {
         outcome,
         status,
         latencyMs: Math.round(latency * 1000) / 1000,
+        ...(policyId ? { policyId } : {}),
         ...extra,
       });
+      // Only catalog types become metric labels: callers choose what they send.
+      this.deps.observe?.(
+        provider ? (request?.certificateType ?? 'unknown') : 'unknown',
+        outcome,
+        latency / 1000,
+      );
     };
 
     try {
@@ -111,6 +129,7 @@ export class LookupService {
       provider = type.provider;
       this.checkSubjectAndFields(request, type.schemaVersion);
       const decision = await this.deps.policy.authorize(requester, request, provider);
+      policyId = decision.policyId;
       const fields = narrowFields(request.fields, decision.fields);
 
       const record = await this.fetchRecord(
@@ -124,6 +143,7 @@ export class LookupService {
       const visible = fields ? project(record, fields) : record;
       const projected = decision.mask ? decision.mask(visible) : visible;
       const digest = recordDigest(projected);
+      // Fail closed: if this does not commit, the catch below answers 503 and the record stays here.
       await audit('granted', 200, { recordDigest: digest });
       return {
         lookupId,
@@ -135,12 +155,13 @@ export class LookupService {
         retrievedAt: new Date().toISOString(),
       };
     } catch (error) {
-      // The lookup id lets the caller and a data officer find this attempt in the audit log.
-      if (error instanceof GatewayError) error.extensions.lookupId = lookupId;
       if (!(error instanceof GatewayError)) {
         await audit('failed', 500, {});
         throw error;
       }
+      // The lookup id lets the caller and a data officer find this attempt in the audit log.
+      error.extensions.lookupId = lookupId;
+      if (typeof error.extensions.policyId === 'string') policyId = error.extensions.policyId;
       const reason = typeof error.extensions.reason === 'string' ? error.extensions.reason : error.problem;
       await audit(outcomeOf(error), error.status, { problemType: error.type, reason });
       // Recorded here as a lookup event; the refusal middleware must not record it a second time.
@@ -221,12 +242,22 @@ export class LookupService {
   ): Promise<Record<string, unknown>> {
     let reply: LookupReplyEnvelope;
     try {
-      const parsed: unknown = JSON.parse(message.value);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(message.value);
+      } catch {
+        // Not JSON.parse's message: it quotes the input, which may hold personal data.
+        throw new Error('the reply is not valid JSON');
+      }
       const verdict = this.deps.catalog.validateEnvelope('lookup-reply', parsed);
       if (!verdict.ok) throw new Error(verdict.errors.map((e) => `${e.pointer} ${e.reason}`).join('; '));
       reply = parsed as LookupReplyEnvelope;
       if (reply.lookupId !== request.lookupId || reply.certificateType !== request.certificateType) {
         throw new Error('the reply answers a different lookup');
+      }
+      // Every department may write to reply topics: only the department asked may answer.
+      if (reply.connector.department !== provider) {
+        throw new Error(`the reply comes from department '${reply.connector.department}', not '${provider}'`);
       }
       if (reply.outcome === 'found') {
         if (reply.schemaVersion !== request.schemaVersion) {

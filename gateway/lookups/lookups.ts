@@ -105,6 +105,9 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     ],
     async stop() {
       await Promise.all([replies.stop(), directory.stop()]);
+      // Lookups the reply router just failed still write their audit events: let them, before the
+      // audit log closes.
+      await service.drain();
     },
   };
 }

@@ -53,9 +53,13 @@ export class ReplyRouter {
       groupId: this.groupId,
       handle: async (message) => this.onReply(message),
     });
-    void this.subscription.ready.then(() => {
-      this.fetching = true;
-    });
+    // A subscription stopped before its first fetch rejects `ready`: nothing to mark then.
+    this.subscription.ready.then(
+      () => {
+        this.fetching = true;
+      },
+      () => {},
+    );
   }
 
   /** Rejects until the reply consumer is assigned and fetching: before that, replies could be missed. */

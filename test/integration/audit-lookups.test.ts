@@ -56,7 +56,7 @@ function lookupService(audit: AuditRecorder, asked: string[] = []): LookupServic
         version: 1,
         lookupId: request.correlationId,
         certificateType: envelope.certificateType,
-        connector: { department: 'x', instanceId: 'x-1' },
+        connector: { department: `${envelope.certificateType}-office`, instanceId: 'x-1' },
         ...(behaviour === 'found' ? { outcome: 'found', schemaVersion: 1, record: RECORD } : {}),
         ...(behaviour === 'not-found' ? { outcome: 'not-found' } : {}),
         ...(behaviour === 'error'

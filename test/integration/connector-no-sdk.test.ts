@@ -14,6 +14,8 @@ import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
 import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
 import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/lookups/topics.js';
 import { projectRoot, schemasDir } from '../../gateway/paths.js';
+import { PURPOSE } from '../support/lookup-fixtures.js';
+import { createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
 
 const SCRIPT = path.join(projectRoot, 'connectors', 'examples', 'plain-kafkajs-connector.mjs');
 
@@ -118,6 +120,42 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
       missing.lookupId,
       byNumber.lookupId,
     ]);
+  });
+
+  it('answers the gateway’s lookups: an approval system gets the record it holds', async () => {
+    const env = await createTestGatewayEnvironment(prefix);
+    try {
+      const gateway = await env.start(`${prefix}-gw`);
+      const api = await env.client(gateway);
+      const operator = await env.client(gateway, OPERATOR);
+      await vi.waitFor(
+        async () => {
+          const { body } = await operator.get('/v1/connectors');
+          expect(body.connectors).toContainEqual(
+            expect.objectContaining({ instanceId: 'plain-1', live: true }),
+          );
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+      const { status, body } = await api.post('/v1/lookups', {
+        certificateType: 'marriage-certificate',
+        subject: { residentIdNumber: '350102198702022349' },
+        purpose: PURPOSE,
+      });
+      expect(status, JSON.stringify(body)).toBe(200);
+      expect(body).toMatchObject({
+        provider: 'civil-affairs',
+        record: { certificateNumber: 'J350102-2015-000123', status: 'valid' },
+      });
+      const missing = await api.post('/v1/lookups', {
+        certificateType: 'marriage-certificate',
+        subject: { residentIdNumber: '11010519491231002X' },
+        purpose: PURPOSE,
+      });
+      expect(missing.status).toBe(404);
+    } finally {
+      await env.cleanup();
+    }
   });
 
   it('dead-letters a record that is not JSON', async () => {

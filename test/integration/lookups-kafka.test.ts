@@ -3,9 +3,6 @@
  * on their own Kafka clients, as in production, with a topic prefix of their own.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { CertificateHandler } from '../../connectors/runtime/certificate-handler.js';
@@ -18,12 +15,15 @@ import { createSampleHandlers } from '../../connectors/samples/sample-connectors
 import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
 import { usccCheckChar } from '../../gateway/catalog/identifiers.js';
-import { loadConfig } from '../../gateway/config.js';
-import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
+import type { RunningGateway } from '../../gateway/gateway.js';
 import { CORRELATION_HEADER, DEAD_LETTER_REASON_HEADER, topicNames } from '../../gateway/lookups/topics.js';
-import { demoToken, writeTestPolicy } from '../support/gateway-auth.js';
 import { CERTIFICATE_TYPES, lookupBody, PURPOSE } from '../support/lookup-fixtures.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import {
+  createTestGatewayEnvironment,
+  OPERATOR,
+  type TestClient,
+  type TestGatewayEnvironment,
+} from '../support/test-gateway.js';
 
 const brokers = inject('kafkaBrokers');
 const logger = pino({ level: 'silent' });
@@ -50,41 +50,6 @@ function kafkaBus(name: string): Bus {
   return createKafkaBus({ brokers: brokers.split(','), clientId: `${prefix}-${name}`, logger });
 }
 
-/** Shared by both gateway instances: the demo identities' keys and the audit secrets live here. */
-let dataDir: string;
-let policiesDir: string;
-let token: string;
-
-async function startTestGateway(database: TestDatabase, instanceId: string): Promise<RunningGateway> {
-  const config = loadConfig({
-    DATABASE_URL: database.url,
-    SILOBRIDGE_DATA_DIR: dataDir,
-    SILOBRIDGE_POLICIES_DIR: policiesDir,
-    SILOBRIDGE_DEMO_IDENTITIES: 'true',
-    KAFKA_BROKERS: brokers,
-    PORT: '0',
-    SILOBRIDGE_TOPIC_PREFIX: prefix,
-    SILOBRIDGE_INSTANCE_ID: instanceId,
-    SILOBRIDGE_LOOKUP_TIMEOUT_MS: String(TIMEOUT_MS),
-  });
-  return startGateway(config, { logger });
-}
-
-async function post(gateway: RunningGateway, path: string, body: unknown) {
-  const started = performance.now();
-  const response = await fetch(`${gateway.url}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  return {
-    status: response.status,
-    // biome-ignore lint/suspicious/noExplicitAny: tests read deep into response JSON; assertions check shape.
-    body: (await response.json()) as Record<string, any>,
-    ms: performance.now() - started,
-  };
-}
-
 async function metric(gateway: RunningGateway, line: RegExp): Promise<number> {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const match = text.split('\n').find((row) => line.test(row));
@@ -92,20 +57,19 @@ async function metric(gateway: RunningGateway, line: RegExp): Promise<number> {
 }
 
 describe('certificate lookups over Kafka', () => {
-  let database: TestDatabase;
+  let env: TestGatewayEnvironment;
   let gateway: RunningGateway;
+  let api: TestClient;
   let connectorBus: Bus;
   let samples: SampleConnectors;
   let marriageConnector: Connector;
+  const post = (route: string, body: unknown) => api.post(route, body);
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-lookups-'));
-    policiesDir = path.join(dataDir, 'policies');
-    await mkdir(policiesDir);
-    await writeTestPolicy(policiesDir);
-    gateway = await startTestGateway(database, `${prefix}-gw-a`);
-    token = await demoToken(dataDir);
+    env = await createTestGatewayEnvironment(prefix);
+    gateway = await env.start(`${prefix}-gw-a`, { SILOBRIDGE_LOOKUP_TIMEOUT_MS: String(TIMEOUT_MS) });
+    api = await env.client(gateway);
+    const operator = await env.client(gateway, OPERATOR);
     connectorBus = kafkaBus('connectors');
     samples = await startAllSampleConnectors({
       bus: connectorBus,
@@ -127,13 +91,9 @@ describe('certificate lookups over Kafka', () => {
     await marriageConnector.start();
     await vi.waitFor(
       async () => {
-        const response = await fetch(`${gateway.url}/v1/connectors`, {
-          headers: { Authorization: `Bearer ${token}` },
-        });
-        const { connectors } = (await response.json()) as {
-          connectors: Array<{ department: string; live: boolean }>;
-        };
-        expect(new Set(connectors.filter((c) => c.live).map((c) => c.department)).size).toBe(4);
+        const { body } = await operator.get('/v1/connectors');
+        const live = (body.connectors as Array<{ department: string; live: boolean }>).filter((c) => c.live);
+        expect(new Set(live.map((c) => c.department)).size).toBe(4);
       },
       { timeout: 20_000, interval: 100 },
     );
@@ -143,13 +103,11 @@ describe('certificate lookups over Kafka', () => {
     await marriageConnector?.stop();
     await samples?.stop();
     await connectorBus?.close();
-    await gateway?.close();
-    await database?.drop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await env?.cleanup();
   });
 
   it.each(CERTIFICATE_TYPES)('finds a %s held by its provider department', async (certificateType) => {
-    const { status, body } = await post(gateway, '/v1/lookups', lookupBody(certificateType));
+    const { status, body } = await post('/v1/lookups', lookupBody(certificateType));
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ certificateType, schemaVersion: 1, lookupId: expect.any(String) });
     expect(body.provider).toMatch(/^(market-regulation|public-security|civil-affairs|natural-resources)$/);
@@ -165,7 +123,6 @@ describe('certificate lookups over Kafka', () => {
 
   it('returns only the fields asked for', async () => {
     const { status, body } = await post(
-      gateway,
       '/v1/lookups',
       lookupBody('business-licence', 0, { fields: ['name', 'status'] }),
     );
@@ -176,7 +133,7 @@ describe('certificate lookups over Kafka', () => {
   it('answers 404 when the provider holds no such record', async () => {
     const unknownCompany = '91350100MA00000X1'.slice(0, 17);
     const subject = { unifiedSocialCreditCode: unknownCompany + usccCheckChar(unknownCompany) };
-    const { status, body } = await post(gateway, '/v1/lookups', {
+    const { status, body } = await post('/v1/lookups', {
       certificateType: 'business-licence',
       subject,
       purpose: PURPOSE,
@@ -189,7 +146,7 @@ describe('certificate lookups over Kafka', () => {
   });
 
   it('answers 400 naming the identifier when its check digit is wrong', async () => {
-    const { status, body } = await post(gateway, '/v1/lookups', {
+    const { status, body } = await post('/v1/lookups', {
       certificateType: 'resident-id-card',
       subject: { residentIdNumber: '350102198501011231' },
       purpose: PURPOSE,
@@ -201,7 +158,7 @@ describe('certificate lookups over Kafka', () => {
 
   it('answers 400 when the purpose is missing', async () => {
     const { certificateType, subject } = lookupBody('resident-id-card');
-    const { status, body } = await post(gateway, '/v1/lookups', { certificateType, subject });
+    const { status, body } = await post('/v1/lookups', { certificateType, subject });
     expect(status).toBe(400);
     expect(body.errors).toEqual([{ pointer: '/purpose', reason: 'is required' }]);
   });
@@ -218,7 +175,7 @@ describe('certificate lookups over Kafka', () => {
       },
     });
     try {
-      const { status, body } = await post(gateway, '/v1/lookups', lookupBody('marriage-certificate'));
+      const { status, body } = await post('/v1/lookups', lookupBody('marriage-certificate'));
       expect(status).toBe(502);
       expect(body).toMatchObject({
         type: 'https://silobridge.dev/problems/invalid-provider-record',
@@ -241,7 +198,7 @@ describe('certificate lookups over Kafka', () => {
   it('answers 504 when the connector is too slow, and drops and counts its late reply', async () => {
     civilAffairsMode = 'slow';
     try {
-      const { status, body, ms } = await post(gateway, '/v1/lookups', lookupBody('marriage-certificate'));
+      const { status, body, ms } = await post('/v1/lookups', lookupBody('marriage-certificate'));
       expect(status).toBe(504);
       expect(body.type).toBe('https://silobridge.dev/problems/provider-timeout');
       expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
@@ -265,7 +222,7 @@ describe('certificate lookups over Kafka', () => {
       ...lookups[37],
       subject: { residentIdNumber: '11010519491231002Y' },
     } as (typeof lookups)[number];
-    const { status, body } = await post(gateway, '/v1/lookups:batch', { lookups });
+    const { status, body } = await post('/v1/lookups:batch', { lookups });
     expect(status).toBe(200);
     expect(body.results).toHaveLength(100);
     expect(body.summary).toEqual({ total: 100, succeeded: 99, failed: 1 });
@@ -282,7 +239,7 @@ describe('certificate lookups over Kafka', () => {
   });
 
   it('refuses a batch of more than 100', async () => {
-    const { status, body } = await post(gateway, '/v1/lookups:batch', {
+    const { status, body } = await post('/v1/lookups:batch', {
       lookups: Array.from({ length: 101 }, () => lookupBody('resident-id-card')),
     });
     expect(status).toBe(400);
@@ -290,7 +247,8 @@ describe('certificate lookups over Kafka', () => {
   });
 
   it('keeps two gateway instances from receiving each other’s replies', async () => {
-    const second = await startTestGateway(database, `${prefix}-gw-b`);
+    const second = await env.start(`${prefix}-gw-b`, { SILOBRIDGE_LOOKUP_TIMEOUT_MS: String(TIMEOUT_MS) });
+    const secondApi = await env.client(second);
     try {
       // As a load balancer would: send traffic once the new instance says it is ready.
       await vi.waitFor(async () => expect((await fetch(`${second.url}/readyz`)).status).toBe(200), {
@@ -298,10 +256,10 @@ describe('certificate lookups over Kafka', () => {
         interval: 200,
       });
       const types = [...CERTIFICATE_TYPES];
-      const ask = (gw: RunningGateway, i: number) =>
-        post(gw, '/v1/lookups', lookupBody(types[i % types.length] as string, i % 8));
+      const ask = (client: TestClient, i: number) =>
+        client.post('/v1/lookups', lookupBody(types[i % types.length] as string, i % 8));
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => ask(i % 2 ? second : gateway, i)),
+        Array.from({ length: 40 }, (_, i) => ask(i % 2 ? secondApi : api, i)),
       );
       expect(results.map((r) => r.status)).toEqual(Array(40).fill(200));
       expect(results.map((result) => result.body.certificateType)).toEqual(
@@ -319,7 +277,7 @@ describe('certificate lookups over Kafka', () => {
 
   it('answers 503 at once when the provider’s connector has stopped', async () => {
     await marriageConnector.stop();
-    const { status, body, ms } = await post(gateway, '/v1/lookups', lookupBody('marriage-certificate'));
+    const { status, body, ms } = await post('/v1/lookups', lookupBody('marriage-certificate'));
     expect(status).toBe(503);
     expect(body).toMatchObject({
       type: 'https://silobridge.dev/problems/no-live-connector',

@@ -143,7 +143,7 @@ async function providerStub() {
         schemaVersion: 1,
         // The stub ignores `fields`: whatever it sends, the gateway must project and mask.
         record: RECORDS[envelope.certificateType],
-        connector: { department: 'stub', instanceId: 'stub-1' },
+        connector: { department: providers.get(envelope.certificateType), instanceId: 'stub-1' },
       };
       return {
         topic: 'replies',

@@ -226,8 +226,10 @@ describe('the registry API', () => {
       'token-unknown-key',
       'token-lifetime-too-long',
     ]);
-    // Unverified, but what the token claimed: useful to the team whose system is misconfigured.
-    expect(refusals[1]).toMatchObject({ requester: { system: APPROVAL }, path: '/v1/whoami' });
+    // Unverified, but what the token claimed: useful to the team whose system is misconfigured. Kept
+    // apart from `requester`, so a forged name cannot make an attempt look like that system's own.
+    expect(refusals[1]).toMatchObject({ claimedIssuer: APPROVAL, path: '/v1/whoami' });
+    expect(refusals[1]).not.toHaveProperty('requester');
   });
 
   it('validates bodies and refuses keys that must never be registered', async () => {

@@ -29,6 +29,12 @@ describe('loadConfig', () => {
     expect(config.sampleConnectors).toBe(false);
   });
 
+  it('registers demo systems only for the embedded demo, never on a real database', () => {
+    expect(loadConfig({}).demoIdentities).toBe(true);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/silobridge' }).demoIdentities).toBe(false);
+    expect(loadConfig({ KAFKA_BROKERS: 'kafka:9092' }).demoIdentities).toBe(false);
+  });
+
   it('names every bad variable and what it allows, at once', () => {
     let error: unknown;
     try {

@@ -1,0 +1,92 @@
+/**
+ * A gateway for end-to-end tests, started in-process on real PostgreSQL (a database of the test
+ * file's own) and real Kafka, with demo identities and the all-types test policy, and a client that
+ * calls it as the test requester with a bearer token.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { loadConfig } from '../../gateway/config.js';
+import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
+import { demoToken, writeTestPolicy } from './gateway-auth.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export interface JsonResponse {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read deep into response JSON; assertions check shape.
+  body: Record<string, any>;
+  /** Wall time of the call, for "answers at once" assertions. */
+  ms: number;
+}
+
+export interface TestGatewayEnvironment {
+  database: TestDatabase;
+  /** Shared by every gateway instance started here: demo keys and audit secrets live in it. */
+  dataDir: string;
+  start(instanceId: string, extraEnv?: Record<string, string>): Promise<RunningGateway>;
+  /** Calls `gateway` as `systemId` (a demo system; default the approval workflow, role lookup). */
+  client(gateway: RunningGateway, systemId?: string): Promise<TestClient>;
+  cleanup(): Promise<void>;
+}
+
+/** The demo operator system (role admin): sees /v1/connectors. */
+export const OPERATOR = 'data-office/gateway-admin';
+
+export interface TestClient {
+  post(path: string, body: unknown): Promise<JsonResponse>;
+  get(path: string): Promise<JsonResponse>;
+}
+
+export async function createTestGatewayEnvironment(topicPrefix: string): Promise<TestGatewayEnvironment> {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-e2e-'));
+  const policiesDir = path.join(dataDir, 'policies');
+  await mkdir(policiesDir);
+  await writeTestPolicy(policiesDir);
+  const started: RunningGateway[] = [];
+
+  return {
+    database,
+    dataDir,
+    async start(instanceId, extraEnv = {}) {
+      const config = loadConfig({
+        DATABASE_URL: database.url,
+        KAFKA_BROKERS: inject('kafkaBrokers'),
+        PORT: '0',
+        SILOBRIDGE_DATA_DIR: dataDir,
+        SILOBRIDGE_POLICIES_DIR: policiesDir,
+        SILOBRIDGE_DEMO_IDENTITIES: 'true',
+        SILOBRIDGE_TOPIC_PREFIX: topicPrefix,
+        SILOBRIDGE_INSTANCE_ID: instanceId,
+        ...extraEnv,
+      });
+      const gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
+      started.push(gateway);
+      return gateway;
+    },
+    async client(gateway, systemId) {
+      const token = await demoToken(dataDir, systemId);
+      const call = async (method: string, route: string, body?: unknown): Promise<JsonResponse> => {
+        const startedAt = performance.now();
+        const response = await fetch(`${gateway.url}${route}`, {
+          method,
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return {
+          status: response.status,
+          body: (await response.json()) as JsonResponse['body'],
+          ms: performance.now() - startedAt,
+        };
+      };
+      return { post: (route, body) => call('POST', route, body), get: (route) => call('GET', route) };
+    },
+    async cleanup() {
+      for (const gateway of started) await gateway.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
