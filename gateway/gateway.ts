@@ -147,6 +147,7 @@ export async function startGateway(
       audit: audit.log,
       authenticate,
       sign: (result, requester) => audit.responses.signLookupResponse({ ...result, requester }),
+      subjectKey: audit.subjectKey,
     });
     stack.push({ name: 'lookups', stop: () => lookups.stop() });
 

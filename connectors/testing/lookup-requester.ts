@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusHeaders, IncomingMessage, Subscription } from '../../gateway/bus/bus.js';
 import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
-import { subjectKey } from '../../gateway/lookups/subject-key.js';
+import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
 import {
   CORRELATION_HEADER,
   REPLY_TOPIC_HEADER,
@@ -101,7 +101,7 @@ export function createLookupRequester(options: {
           [REPLY_TOPIC_HEADER]: replyTopic,
           'content-type': 'application/json',
         },
-        subjectKey(request.certificateType, request.subject),
+        unkeyedSubjectKey(request.certificateType, request.subject),
       );
       return JSON.parse((await reply).value) as LookupReplyEnvelope;
     },

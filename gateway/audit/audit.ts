@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
+import { createSubjectKeyer, type SubjectKeyer } from '../lookups/subject-key.js';
 import { createJwksRouter } from '../signing/jwks-routes.js';
 import { createResponseSigner, type ResponseSigner } from '../signing/response-signer.js';
 import { loadOrCreateSecret } from '../signing/secret-file.js';
@@ -59,6 +60,8 @@ export interface Audit {
   keys: SigningKeyRing;
   responses: ResponseSigner;
   hashSubject: SubjectHasher;
+  /** Kafka record keys for subjects, keyed by a secret derived from the same HMAC key. */
+  subjectKey: SubjectKeyer;
   /** /v1/audit/** (role `audit`): mount after authentication. */
   router: Router;
   /** /.well-known/jwks.json: public, mount outside authentication. */
@@ -97,6 +100,7 @@ export async function startAudit(options: StartAuditOptions): Promise<Audit> {
       keys,
       responses: createResponseSigner(keys),
       hashSubject,
+      subjectKey: createSubjectKeyer(secrets.hmacKey),
       router: createAuditRouter({ database, audit: log, hashSubject }),
       jwksRouter: createJwksRouter(keys),
       async stop() {

@@ -23,6 +23,13 @@ const LIVENESS_INTERVALS = 3;
  * not ready.
  */
 const DEFAULT_WARM_UP_MS = 5000;
+/**
+ * Heartbeats are hints anyone who may write the topic can send. A claimed interval longer than this
+ * is not believed (a fake `up` must not keep lookups waiting for the timeout for an hour), and one
+ * department cannot flood the directory with instances.
+ */
+const MAX_TRUSTED_INTERVAL_MS = 60_000;
+const MAX_INSTANCES_PER_DEPARTMENT = 256;
 
 export class ConnectorDirectory {
   private readonly instances = new Map<string, InstanceState>();
@@ -85,16 +92,32 @@ export class ConnectorDirectory {
     const seenAt = Math.min(Number.isNaN(sent) ? 0 : sent, this.now());
     // Replays and reordering must not resurrect an instance that already said it went down.
     if (previous && previous.seenAt > seenAt) return;
+    if (!previous && !this.roomFor(heartbeat.department)) {
+      this.logger.warn({ department: heartbeat.department }, 'too many connector instances; heartbeat ignored');
+      return;
+    }
     this.instances.set(key, { heartbeat, seenAt });
+  }
+
+  /** Makes room for a new instance of `department` by forgetting its dead ones, if it needs to. */
+  private roomFor(department: string): boolean {
+    const ofDepartment = [...this.instances].filter(([, state]) => state.heartbeat.department === department);
+    if (ofDepartment.length < MAX_INSTANCES_PER_DEPARTMENT) return true;
+    for (const [key, state] of ofDepartment) if (!this.isLive(state)) this.instances.delete(key);
+    return ofDepartment.filter(([key]) => this.instances.has(key)).length < MAX_INSTANCES_PER_DEPARTMENT;
+  }
+
+  private isLive({ heartbeat, seenAt }: InstanceState): boolean {
+    const interval = Math.min(heartbeat.intervalMs, MAX_TRUSTED_INTERVAL_MS);
+    return heartbeat.state === 'up' && this.now() - seenAt <= LIVENESS_INTERVALS * interval;
   }
 
   /** Live instances of `department` that serve `certificateType`. */
   liveInstances(department: string, certificateType: string): string[] {
-    const now = this.now();
     const live: string[] = [];
-    for (const { heartbeat, seenAt } of this.instances.values()) {
-      if (heartbeat.department !== department || heartbeat.state !== 'up') continue;
-      if (now - seenAt > LIVENESS_INTERVALS * heartbeat.intervalMs) continue;
+    for (const state of this.instances.values()) {
+      const { heartbeat } = state;
+      if (heartbeat.department !== department || !this.isLive(state)) continue;
       if (!heartbeat.certificateTypes.some((served) => served.certificateType === certificateType)) continue;
       live.push(heartbeat.instanceId);
     }
@@ -109,13 +132,12 @@ export class ConnectorDirectory {
     lastSeen: string;
     certificateTypes: string[];
   }> {
-    const now = this.now();
-    return [...this.instances.values()].map(({ heartbeat, seenAt }) => ({
-      department: heartbeat.department,
-      instanceId: heartbeat.instanceId,
-      live: heartbeat.state === 'up' && now - seenAt <= LIVENESS_INTERVALS * heartbeat.intervalMs,
-      lastSeen: new Date(seenAt).toISOString(),
-      certificateTypes: heartbeat.certificateTypes.map((served) => served.certificateType),
+    return [...this.instances.values()].map((state) => ({
+      department: state.heartbeat.department,
+      instanceId: state.heartbeat.instanceId,
+      live: this.isLive(state),
+      lastSeen: new Date(state.seenAt).toISOString(),
+      certificateTypes: state.heartbeat.certificateTypes.map((served) => served.certificateType),
     }));
   }
 

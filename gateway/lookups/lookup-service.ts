@@ -23,7 +23,7 @@ import type { ConnectorDirectory } from './connector-directory.js';
 import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from './lookup-pipeline.js';
 import { parseLookupRequest } from './lookup-request.js';
 import type { ReplyRouter } from './reply-router.js';
-import { subjectKey } from './subject-key.js';
+import type { SubjectKeyer } from './subject-key.js';
 import { DEAD_LETTER_REASON_HEADER, type TopicNames } from './topics.js';
 
 export interface LookupResult {
@@ -47,6 +47,8 @@ export interface LookupServiceDependencies {
   audit: AuditRecorder;
   logger: Logger;
   timeoutMs: number;
+  /** The Kafka record key of a subject (partitioning without the identifier in clear). */
+  subjectKey: SubjectKeyer;
   /** Observes each lookup's outcome and latency (metrics). */
   observe?: (certificateType: string, outcome: LookupOutcome, seconds: number) => void;
 }
@@ -227,7 +229,7 @@ export class LookupService {
     const message = await this.deps.replies.request({
       topic: this.deps.topics.lookupRequests(provider),
       correlationId: lookupId,
-      key: subjectKey(request.certificateType, request.subject),
+      key: this.deps.subjectKey(request.certificateType, request.subject),
       value: JSON.stringify(envelope),
       deadline,
       headers: { 'content-type': 'application/json' },

@@ -15,6 +15,7 @@ import type { LookupPolicy } from './lookup-pipeline.js';
 import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
 import { ReplyRouter } from './reply-router.js';
+import type { SubjectKeyer } from './subject-key.js';
 import { ensureSharedTopics, topicNames } from './topics.js';
 
 export interface LookupsOptions {
@@ -27,6 +28,7 @@ export interface LookupsOptions {
   audit: AuditRecorder;
   authenticate: RequestHandler;
   sign: LookupSigner;
+  subjectKey: SubjectKeyer;
 }
 
 export interface Lookups {
@@ -86,6 +88,7 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     audit: options.audit,
     logger,
     timeoutMs: config.lookupTimeoutMs,
+    subjectKey: options.subjectKey,
     observe: (certificateType, outcome, seconds) =>
       duration.observe({ certificate_type: certificateType, outcome }, seconds),
   });

@@ -18,6 +18,7 @@ import {
   type LookupServiceDependencies,
   recordDigest,
 } from '../../gateway/lookups/lookup-service.js';
+import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
 import { topicNames } from '../../gateway/lookups/topics.js';
 import { migrationsDir } from '../../gateway/paths.js';
 import { createResponseSigner } from '../../gateway/signing/response-signer.js';
@@ -110,6 +111,7 @@ function lookupService(audit: AuditRecorder): LookupService {
     audit,
     logger,
     timeoutMs: 5000,
+    subjectKey: unkeyedSubjectKey,
   });
 }
 

@@ -14,6 +14,7 @@ import { ForbiddenError, GatewayTimeoutError } from '../../gateway/errors.js';
 import { toProblem } from '../../gateway/http/problem.js';
 import { createLogger } from '../../gateway/logger.js';
 import { LookupService, type LookupServiceDependencies } from '../../gateway/lookups/lookup-service.js';
+import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
 import { topicNames } from '../../gateway/lookups/topics.js';
 import type { Database, Queryable } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
@@ -93,6 +94,7 @@ function lookupService(audit: AuditRecorder, asked: string[] = []): LookupServic
     audit,
     logger,
     timeoutMs: 1000,
+    subjectKey: unkeyedSubjectKey,
   });
 }
 

@@ -22,6 +22,7 @@ import { signToken } from '../../gateway/identity/token-signer.js';
 import { createLogger } from '../../gateway/logger.js';
 import { createLookupRouter } from '../../gateway/lookups/lookup-routes.js';
 import { LookupService } from '../../gateway/lookups/lookup-service.js';
+import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
 import { topicNames } from '../../gateway/lookups/topics.js';
 import { policiesDir, schemasDir } from '../../gateway/paths.js';
 import { loadCertificateFields } from '../../gateway/policy/certificate-fields.js';
@@ -166,6 +167,7 @@ async function providerStub() {
     audit: recorder,
     logger,
     timeoutMs: 2000,
+    subjectKey: unkeyedSubjectKey,
   });
 }
 
