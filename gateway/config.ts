@@ -2,14 +2,21 @@
  * The gateway's configuration, parsed once from the environment at start. Nothing else reads
  * `process.env`. A bad value stops start-up with a message naming the variable and what it allows.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import type { KafkaSaslMechanism, KafkaSecurity } from './bus/kafka-bus.js';
 import { ConfigError } from './errors.js';
 import { policiesDir } from './paths.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const KAFKA_SASL_MECHANISMS: readonly KafkaSaslMechanism[] = [
+  'plain',
+  'scram-sha-256',
+  'scram-sha-512',
+];
 
 export interface GatewayConfig {
   port: number;
@@ -20,6 +27,8 @@ export interface GatewayConfig {
   dataDir: string;
   /** Kafka bootstrap brokers; empty means the in-process bus with the sample connectors. */
   kafkaBrokers: string[];
+  /** TLS (with the CA bundle's text when one is given) and the SASL login to the brokers. */
+  kafkaSecurity: KafkaSecurity;
   topicPrefix: string;
   /** Names this gateway instance's reply topic; unique per running instance. */
   instanceId: string;
@@ -115,6 +124,19 @@ class EnvReader {
     return raw as T;
   }
 
+  /** One of `allowed`, in any letter case; undefined when unset. */
+  optionalOneOf<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+    const raw = this.raw(name);
+    if (raw === undefined) return undefined;
+    const value = allowed.find((option) => option.toLowerCase() === raw.toLowerCase());
+    if (value === undefined) {
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)} is not valid: expected one of ${allowed.join(', ')}.`,
+      );
+    }
+    return value;
+  }
+
   boolean(name: string, fallback: boolean): boolean {
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
@@ -159,6 +181,86 @@ function parseDatabaseUrl(reader: EnvReader, raw: string | undefined): string | 
   return raw;
 }
 
+/**
+ * KAFKA_SSL, KAFKA_SSL_CA_FILE (read now, so a missing file stops start-up rather than the first
+ * connection) and KAFKA_SASL_*. Credentials set without a mechanism, or a mechanism without both
+ * credentials, are problems: neither may silently mean "no login". The password is never echoed.
+ */
+function parseKafkaSecurity(reader: EnvReader): KafkaSecurity {
+  const tls = reader.boolean('KAFKA_SSL', false);
+  const caFile = reader.optional('KAFKA_SSL_CA_FILE');
+  let ssl: KafkaSecurity['ssl'] = tls;
+  if (caFile !== undefined && !tls) {
+    reader.problems.push(
+      'KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true: set KAFKA_SSL=true to connect with TLS ' +
+        'trusting that CA bundle, or unset KAFKA_SSL_CA_FILE.',
+    );
+  } else if (caFile !== undefined) {
+    const ca = readCaBundle(reader, caFile);
+    if (ca !== undefined) ssl = { ca };
+  }
+
+  const mechanism = reader.optionalOneOf('KAFKA_SASL_MECHANISM', KAFKA_SASL_MECHANISMS);
+  const username = reader.optional('KAFKA_SASL_USERNAME');
+  const password = reader.secret('KAFKA_SASL_PASSWORD', 1);
+  const given = [
+    ['KAFKA_SASL_USERNAME', username],
+    ['KAFKA_SASL_PASSWORD', password],
+  ] as const;
+  if (reader.optional('KAFKA_SASL_MECHANISM') === undefined) {
+    const stray = given.filter(([, value]) => value !== undefined).map(([name]) => name);
+    if (stray.length > 0) {
+      reader.problems.push(
+        `${stray.join(' and ')} ${stray.length > 1 ? 'are' : 'is'} set but KAFKA_SASL_MECHANISM is not: ` +
+          `set it to one of ${KAFKA_SASL_MECHANISMS.join(', ')} to log in to Kafka, or unset the credentials.`,
+      );
+    }
+    return { ssl };
+  }
+  const missing = given.filter(([, value]) => value === undefined).map(([name]) => name);
+  if (missing.length > 0) {
+    reader.problems.push(
+      `KAFKA_SASL_MECHANISM is set, so Kafka needs a SASL login, but ${missing.join(' and ')} ` +
+        `${missing.length > 1 ? 'are' : 'is'} not set.`,
+    );
+  }
+  if (mechanism === undefined || username === undefined || password === undefined) return { ssl };
+  return { ssl, sasl: { mechanism, username, password } };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** The CA bundle's text, after checking every certificate in it parses. */
+function readCaBundle(reader: EnvReader, file: string): string | undefined {
+  const name = `KAFKA_SSL_CA_FILE=${JSON.stringify(file)}`;
+  let text: string;
+  try {
+    text = readFileSync(path.resolve(file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    reader.problems.push(
+      `${name} could not be read (${code}): expected a readable PEM file of CA certificates.`,
+    );
+    return undefined;
+  }
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) {
+    reader.problems.push(`${name} holds no PEM certificate (-----BEGIN CERTIFICATE----- ...).`);
+    return undefined;
+  }
+  for (const [index, pem] of certificates.entries()) {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      reader.problems.push(
+        `${name}: certificate ${index + 1} of ${certificates.length} is not valid PEM/X.509.`,
+      );
+      return undefined;
+    }
+  }
+  return text;
+}
+
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const reader = new EnvReader(env);
   const kafkaBrokers = parseBrokers(reader, reader.optional('KAFKA_BROKERS'));
@@ -170,6 +272,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     databaseUrl,
     dataDir: path.resolve(reader.string('SILOBRIDGE_DATA_DIR', './.silobridge')),
     kafkaBrokers,
+    kafkaSecurity: parseKafkaSecurity(reader),
     topicPrefix: reader.string(
       'SILOBRIDGE_TOPIC_PREFIX',
       'silobridge',

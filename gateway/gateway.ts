@@ -1,6 +1,8 @@
 /**
  * Composition root: builds the gateway's parts from the config, starts them in order and stops them in
- * reverse order. Storage first (migrated), then the bus, then HTTP; shutdown drains HTTP first.
+ * reverse order: storage (migrated), bus, audit log, registry and authentication, policies, lookups,
+ * sample connectors, then HTTP. Shutdown drains HTTP first and closes the audit log just before the
+ * database, so every event that was being written is committed.
  */
 
 import { createServer, type Server } from 'node:http';
@@ -44,7 +46,7 @@ export interface RunningGateway {
 
 export interface GatewayDependencies {
   logger?: Logger;
-  /** Use this bus instead of building one from the config (tests, the embedded demo). */
+  /** Use this bus instead of building one from the config (tests and benchmarks). */
   bus?: Bus;
   /** Print the demo's ready-to-paste lookup on stderr (the gateway process does; tests do not). */
   printBanner?: boolean;
@@ -57,6 +59,7 @@ function createBus(config: GatewayConfig, logger: Logger): Bus {
     brokers: config.kafkaBrokers,
     clientId: `silobridge-gateway-${config.instanceId}`,
     logger: logger.child({ component: 'kafka' }),
+    security: config.kafkaSecurity,
   });
 }
 

@@ -64,8 +64,8 @@ export interface Bus {
   readonly kind: 'kafka' | 'in-process';
   /**
    * Creates missing topics (idempotent) with `partitions` partitions (default 1); existing topics are
-   * left as they are. Kafka subscriptions need their topics to exist first. Retention applies on Kafka;
-   * the in-process bus keeps everything for the life of the process.
+   * left as they are. Kafka subscriptions need their topics to exist first. Both buses honour the
+   * retention; the in-process one also drops what every consumer group has read.
    */
   ensureTopics(topics: string[], partitions?: number, retention?: TopicRetention): Promise<void>;
   /**

@@ -6,6 +6,11 @@
  * partition's messages are handled one at a time, in order, and a message counts as consumed only
  * when its handler has settled. Publishing to, or subscribing to, a missing topic fails (no
  * auto-creation). Delivery always happens on a later turn of the event loop, never inside publish.
+ *
+ * Messages are not kept for the life of the process: each partition forgets a message once every
+ * consumer group of its topic has committed past it (a group without members still holds its
+ * position, as in Kafka), or once it is older than the topic's retention time; compacted topics keep
+ * each key's newest message (in-process-log.ts). Offsets stay stable and keep increasing.
  */
 import type {
   Bus,
@@ -14,12 +19,24 @@ import type {
   OutgoingMessage,
   SubscribeOptions,
   Subscription,
+  TopicRetention,
 } from './bus.js';
 import { UnknownTopicError } from './bus.js';
+import { PartitionLog } from './in-process-log.js';
+
+/** The in-process bus, plus what tests and metrics may ask of it. */
+export interface InProcessBus extends Bus {
+  /** How many messages its topics hold (one topic's, given a name): what retention keeps bounded. */
+  retainedMessages(topic?: string): number;
+}
 
 interface Topic {
   readonly name: string;
-  readonly partitions: IncomingMessage[][];
+  readonly partitions: PartitionLog[];
+  /** Delete messages older than this (not on compacted topics, as with Kafka's cleanup.policy). */
+  readonly retentionMs: number | undefined;
+  /** Every group that ever subscribed to it: their committed positions decide what is retained. */
+  readonly groups: GroupTopic[];
   nextKeyless: number;
 }
 
@@ -57,11 +74,11 @@ const consoleLogger: BusLogger = {
   debug: () => {},
 };
 
-export function createInProcessBus(options: { logger?: BusLogger } = {}): Bus {
-  return new InProcessBus(options.logger ?? consoleLogger);
+export function createInProcessBus(options: { logger?: BusLogger } = {}): InProcessBus {
+  return new MemoryBus(options.logger ?? consoleLogger);
 }
 
-class InProcessBus implements Bus {
+class MemoryBus implements InProcessBus {
   readonly kind = 'in-process' as const;
   private readonly topics = new Map<string, Topic>();
   /** groupId -> topic name -> state. Outlives members, like committed offsets in Kafka. */
@@ -72,15 +89,21 @@ class InProcessBus implements Bus {
 
   constructor(private readonly logger: BusLogger) {}
 
-  async ensureTopics(topics: string[], partitions = 1): Promise<void> {
+  async ensureTopics(topics: string[], partitions = 1, retention: TopicRetention = {}): Promise<void> {
     this.assertOpen();
     if (!Number.isInteger(partitions) || partitions < 1) {
       throw new Error(`A topic needs a whole number of partitions >= 1, not ${partitions}.`);
     }
+    const compacted = retention.compacted ?? false;
     for (const name of topics) {
       if (!this.topics.has(name)) {
-        const log = Array.from({ length: partitions }, (): IncomingMessage[] => []);
-        this.topics.set(name, { name, partitions: log, nextKeyless: 0 });
+        this.topics.set(name, {
+          name,
+          partitions: Array.from({ length: partitions }, (_, i) => new PartitionLog(name, i, compacted)),
+          retentionMs: compacted ? undefined : retention.retentionMs,
+          groups: [],
+          nextKeyless: 0,
+        });
       }
     }
   }
@@ -93,16 +116,16 @@ class InProcessBus implements Bus {
         message.key === undefined
           ? topic.nextKeyless++ % topic.partitions.length
           : hashKey(message.key) % topic.partitions.length;
-      const log = topic.partitions[partition] as IncomingMessage[];
-      log.push({
-        topic: topic.name,
-        partition,
-        offset: String(log.length),
+      (topic.partitions[partition] as PartitionLog).append({
         key: message.key,
         value: message.value,
         headers: { ...message.headers },
         timestamp: Date.now(),
       });
+    }
+    if (topic.retentionMs !== undefined) {
+      const cutoff = Date.now() - topic.retentionMs;
+      for (const log of topic.partitions) log.trimOlderThan(cutoff);
     }
     this.scheduleDispatch();
   }
@@ -141,6 +164,11 @@ class InProcessBus implements Bus {
     this.assertOpen();
   }
 
+  retainedMessages(topicName?: string): number {
+    const topics = topicName === undefined ? [...this.topics.values()] : [this.topic(topicName)];
+    return topics.reduce((sum, topic) => sum + topic.partitions.reduce((n, log) => n + log.size, 0), 0);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.members].map((member) => this.leave(member)));
@@ -173,10 +201,15 @@ class InProcessBus implements Bus {
     }
     let state = byTopic.get(topic.name);
     if (!state) {
-      // A new group starts at the log's start or end, as Kafka's auto.offset.reset does.
-      const cursors = topic.partitions.map((log) => ({ next: fromBeginning ? 0 : log.length, busy: false }));
+      // A new group starts at the log's start (its oldest retained message) or end, as Kafka's
+      // auto.offset.reset does.
+      const cursors = topic.partitions.map((log) => ({
+        next: fromBeginning ? log.startOffset : log.endOffset,
+        busy: false,
+      }));
       state = { topic, groupId, cursors, members: [], owners: [], rotation: 0 };
       byTopic.set(topic.name, state);
+      topic.groups.push(state);
     }
     return state;
   }
@@ -200,7 +233,7 @@ class InProcessBus implements Bus {
       const partition = (state.rotation + i) % count;
       const cursor = state.cursors[partition] as Cursor;
       const owner = state.owners[partition];
-      const message = state.topic.partitions[partition]?.[cursor.next];
+      const message = state.topic.partitions[partition]?.next(cursor.next);
       if (!owner || owner.stopped || cursor.busy || !message || owner.inFlight >= owner.concurrency) continue;
       this.deliver(state, owner, cursor, message);
     }
@@ -228,10 +261,18 @@ class InProcessBus implements Bus {
         // Commit: the group moves past this message whether the handler succeeded or not.
         cursor.next = Number(message.offset) + 1;
         cursor.busy = false;
+        this.trim(state.topic, message.partition);
         member.inFlight--;
         if (member.inFlight === 0) member.onIdle?.();
         this.scheduleDispatch();
       });
+  }
+
+  /** Forgets what every group of the topic has committed past in this partition. */
+  private trim(topic: Topic, partition: number): void {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const group of topic.groups) lowest = Math.min(lowest, (group.cursors[partition] as Cursor).next);
+    topic.partitions[partition]?.trimBelow(lowest);
   }
 
   private topic(name: string): Topic {

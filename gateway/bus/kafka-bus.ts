@@ -5,6 +5,8 @@
  * message skipped. Topics are never auto-created. Every subscription is its own consumer
  * (`partitionsConsumedConcurrently` = the subscription's concurrency, so one partition's messages
  * stay in order); the producer and the admin client are shared and connected on first use.
+ * TLS and SASL come from `security` (KAFKA_SSL*, KAFKA_SASL_* in config.ts); a refused login is a
+ * KafkaAuthenticationError from whichever call first connected, never a retry loop.
  */
 import {
   type Admin,
@@ -17,6 +19,7 @@ import {
   logLevel,
   Partitioners,
   type Producer,
+  type SASLOptions,
 } from 'kafkajs';
 import type {
   Bus,
@@ -30,10 +33,21 @@ import type {
 } from './bus.js';
 import { UnknownTopicError } from './bus.js';
 
+export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+/** How the client reaches the brokers: TLS and a SASL login (both off by default). */
+export interface KafkaSecurity {
+  /** TLS: `true` trusts the system's CAs; `{ ca }` trusts only this PEM bundle (a private CA). */
+  ssl: boolean | { ca: string };
+  sasl?: { mechanism: KafkaSaslMechanism; username: string; password: string };
+}
+
 export interface KafkaBusOptions {
   brokers: string[];
   clientId: string;
   logger: BusLogger;
+  /** TLS and SASL; default neither (PLAINTEXT). */
+  security?: KafkaSecurity;
   /** The least severe kafkajs log line passed on to `logger`. Default 'warn'. */
   clientLogLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** How long check() waits for the cluster. Default 2000 ms. */
@@ -56,6 +70,11 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
   return new KafkaBus(options);
 }
 
+/** The brokers refused the SASL login: wrong user name or password, or a mechanism they do not enable. */
+export class KafkaAuthenticationError extends Error {
+  override readonly name = 'KafkaAuthenticationError';
+}
+
 class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   private readonly kafka: Kafka;
@@ -69,9 +88,20 @@ class KafkaBus implements Bus {
 
   constructor(private readonly options: KafkaBusOptions) {
     this.logger = options.logger;
+    const { ssl = false, sasl } = options.security ?? {};
+    if (sasl?.mechanism === 'plain' && ssl === false) {
+      this.logger.warn(
+        { brokers: options.brokers, username: sasl.username },
+        'Kafka SASL PLAIN without TLS sends the password in clear: turn TLS on',
+      );
+    }
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
+      ssl: typeof ssl === 'boolean' ? ssl : { ca: [ssl.ca] },
+      // A copy, as kafkajs stores its authenticator on the object; cast, as kafkajs types `sasl` as a
+      // union per mechanism literal, which one object with a union-typed mechanism does not match.
+      ...(sasl && { sasl: { ...sasl } as SASLOptions }),
       logLevel: CLIENT_LOG_LEVELS[options.clientLogLevel ?? 'warn'],
       logCreator: busLogCreator(options.logger),
       retry: { initialRetryTime: 100, retries: 5 },
@@ -90,6 +120,14 @@ class KafkaBus implements Bus {
 
   async ensureTopics(topics: string[], partitions = 1, retention: TopicRetention = {}): Promise<void> {
     this.assertOpen();
+    await this.createMissingTopics(topics, partitions, retention).catch(this.explain);
+  }
+
+  private async createMissingTopics(
+    topics: string[],
+    partitions: number,
+    retention: TopicRetention,
+  ): Promise<void> {
     const admin = await this.admin.get();
     const existing = new Set(await admin.listTopics());
     let missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
@@ -119,7 +157,7 @@ class KafkaBus implements Bus {
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     this.assertOpen();
     await this.assertTopicsExist([topic]);
-    const producer = await this.producer.get();
+    const producer = await this.producer.get().catch(this.explain);
     try {
       await producer.send({
         topic,
@@ -131,7 +169,7 @@ class KafkaBus implements Bus {
         })),
       });
     } catch (error) {
-      if (errorType(error) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+      if (errorType(error) !== 'UNKNOWN_TOPIC_OR_PARTITION') this.explain(error);
       this.knownTopics.delete(topic);
       throw new UnknownTopicError(topic);
     }
@@ -145,15 +183,19 @@ class KafkaBus implements Bus {
     }
     // kafkajs fails obscurely (or waits) when subscribing to a missing topic: say so plainly.
     await this.assertTopicsExist(options.topics);
-    const subscription = new KafkaSubscription(this.kafka, { ...options, concurrency }, this.logger, () =>
-      this.subscriptions.delete(subscription),
+    const subscription = new KafkaSubscription(
+      this.kafka,
+      { ...options, concurrency },
+      this.logger,
+      this.explain,
+      () => this.subscriptions.delete(subscription),
     );
     this.subscriptions.add(subscription);
     try {
       await subscription.start();
     } catch (error) {
       await subscription.stop();
-      throw error;
+      this.explain(error);
     }
     return subscription;
   }
@@ -172,7 +214,13 @@ class KafkaBus implements Bus {
       );
     });
     try {
-      await Promise.race([this.admin.get().then((admin) => admin.describeCluster()), timeout]);
+      await Promise.race([
+        this.admin
+          .get()
+          .then((admin) => admin.describeCluster())
+          .catch(this.explain),
+        timeout,
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -189,8 +237,8 @@ class KafkaBus implements Bus {
   private async assertTopicsExist(topics: string[]): Promise<void> {
     const unknown = topics.filter((topic) => !this.knownTopics.has(topic));
     if (unknown.length === 0) return;
-    const admin = await this.admin.get();
-    const existing = new Set(await admin.listTopics());
+    const admin = await this.admin.get().catch(this.explain);
+    const existing = new Set(await admin.listTopics().catch(this.explain));
     for (const topic of unknown) {
       if (!existing.has(topic)) throw new UnknownTopicError(topic);
       this.knownTopics.add(topic);
@@ -200,6 +248,11 @@ class KafkaBus implements Bus {
   private assertOpen(): void {
     if (this.closing) throw new Error('The Kafka bus is closed.');
   }
+
+  /** Rethrows a kafkajs failure, a refused or missing login said plainly (explainConnectionError). */
+  private readonly explain = (error: unknown): never => {
+    throw explainConnectionError(error, this.options.security?.sasl);
+  };
 }
 
 /** One subscribe() call: a kafkajs consumer, replaced by a fresh one if kafkajs gives up on it. */
@@ -217,6 +270,7 @@ class KafkaSubscription implements Subscription {
     private readonly kafka: Kafka,
     private readonly options: SubscribeOptions & { concurrency: number },
     private readonly logger: BusLogger,
+    private readonly explain: (error: unknown) => never,
     private readonly onStopped: () => void,
   ) {
     this.ready = new Promise<void>((resolve, reject) => {
@@ -253,7 +307,7 @@ class KafkaSubscription implements Subscription {
     });
     consumer.on(consumer.events.CRASH, (event: ConsumerCrashEvent) => this.onCrash(consumer, event));
 
-    await consumer.connect();
+    await consumer.connect().catch(this.explain);
     await consumer.subscribe({ topics, fromBeginning });
     await consumer.run({
       partitionsConsumedConcurrently: concurrency,
@@ -372,6 +426,40 @@ function decodeHeaders(headers: IHeaders = {}): BusHeaders {
     if (value !== undefined) decoded[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   }
   return decoded;
+}
+
+const NO_LOGIN_HINT =
+  ' (the broker closed the connection: does its listener require a SASL login or TLS that this client is not configured for?)';
+
+/**
+ * A refused SASL login becomes a KafkaAuthenticationError naming the user (kafkajs does not retry
+ * it, so it surfaces at once), with kafkajs's reason in its message rather than as its cause, which
+ * pino would print a second time. A connection the broker closed, from a client without SASL, gets a
+ * hint: that is what a SASL listener does to a client that does not log in.
+ */
+function explainConnectionError(error: unknown, sasl: KafkaSecurity['sasl']): unknown {
+  if (!(error instanceof Error) || error instanceof KafkaAuthenticationError) return error;
+  const names = causes(error).map((cause) => cause.name);
+  if (names.includes('KafkaJSSASLAuthenticationError') && sasl) {
+    return new KafkaAuthenticationError(
+      `Kafka refused the SASL credentials for user "${sasl.username}" ` +
+        `(${sasl.mechanism.toUpperCase()}): ${error.message}`,
+    );
+  }
+  if (names.includes('KafkaJSConnectionClosedError') && !sasl && !error.message.endsWith(NO_LOGIN_HINT)) {
+    error.message += NO_LOGIN_HINT;
+  }
+  return error;
+}
+
+/** The error and its causes (kafkajs wraps the last failure in KafkaJSNumberOfRetriesExceeded). */
+function causes(error: Error): Error[] {
+  const chain: Error[] = [];
+  for (let current: unknown = error; current instanceof Error && chain.length < 10; ) {
+    chain.push(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
 }
 
 function errorType(error: unknown): string | undefined {

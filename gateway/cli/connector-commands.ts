@@ -32,6 +32,7 @@ export function registerConnectorCommands(program: Command): void {
         brokers: config.kafkaBrokers,
         clientId: `silobridge-connector-${options.department}`,
         logger: logger.child({ component: 'kafka' }),
+        security: config.kafkaSecurity,
       });
       let connector: Awaited<ReturnType<typeof runSampleConnector>>;
       try {

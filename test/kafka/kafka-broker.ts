@@ -4,6 +4,11 @@
  * folder. `startKafkaBroker()` resolves once a kafkajs admin can create a topic with a leader and
  * find a group coordinator (so the first consumer group joins at once); `stop()` sends SIGTERM
  * (SIGKILL after a grace period) and removes the folder. Needs Java 17+ and, the first time, Maven.
+ *
+ * With `sasl: { username, password }` the client listener is SASL_PLAINTEXT and accepts only
+ * SCRAM-SHA-256 logins. The credentials are written into the metadata log when the storage is
+ * formatted (`StorageTool format --add-scram`, KIP-900), beside the broker's own inter-broker user,
+ * so they work from the first request. The controller listener stays PLAINTEXT on its own port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +25,26 @@ import { lastLines, runCommand } from './run-command.js';
 export interface KafkaBroker {
   brokers: string[];
   logFile: string;
+  /** Set when started with `sasl`: what a kafkajs client passes as its `sasl` option. */
+  sasl?: { mechanism: 'scram-sha-256'; username: string; password: string };
   stop(): Promise<void>;
+}
+
+export interface KafkaBrokerOptions {
+  log?: (line: string) => void;
+  /** Require SCRAM-SHA-256 logins on the client listener, and create this user for them. */
+  sasl?: { username: string; password: string };
+}
+
+/** The broker's own SCRAM user, for its inter-broker listener (the client listener, on one node). */
+const BROKER_USER = 'silobridge-harness-broker';
+/** StorageTool's `--add-scram` syntax has no quoting we rely on: keep names and passwords plain. */
+const SCRAM_TEXT = /^[A-Za-z0-9._-]{1,64}$/;
+
+interface SaslSetup {
+  username: string;
+  password: string;
+  brokerPassword: string;
 }
 
 const HOST = '127.0.0.1';
@@ -46,14 +70,15 @@ interface Exit {
 
 class PortTakenError extends Error {}
 
-export async function startKafkaBroker(options: { log?: (line: string) => void } = {}): Promise<KafkaBroker> {
+export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
   const log = options.log ?? (() => {});
+  const sasl = options.sasl && saslSetup(options.sasl);
   const started = Date.now();
   const java = await findJava();
   const jars = await ensureKafkaJars(log);
   for (let attempt = 1; ; attempt++) {
     try {
-      const broker = await startOnce(java, jars.dir, jars.version, log);
+      const broker = await startOnce(java, jars.dir, jars.version, log, sasl);
       log(
         `Kafka ${jars.version} broker ready at ${broker.brokers.join(',')} in ${seconds(Date.now() - started)}.`,
       );
@@ -66,14 +91,39 @@ export async function startKafkaBroker(options: { log?: (line: string) => void }
   }
 }
 
-async function startOnce(java: string, jarDir: string, version: string, log: (line: string) => void) {
+function saslSetup({ username, password }: { username: string; password: string }): SaslSetup {
+  if (!SCRAM_TEXT.test(username) || !SCRAM_TEXT.test(password) || username === BROKER_USER) {
+    throw new Error(
+      `The test broker's SASL user name and password must be 1-64 of A-Z a-z 0-9 . _ - ` +
+        `(and the name not ${BROKER_USER}).`,
+    );
+  }
+  return { username, password, brokerPassword: randomBytes(18).toString('base64url') };
+}
+
+/** `--add-scram` arguments creating the client's user and the broker's own. */
+function scramArguments(sasl: SaslSetup | undefined): string[] {
+  if (!sasl) return [];
+  return [
+    [sasl.username, sasl.password],
+    [BROKER_USER, sasl.brokerPassword],
+  ].flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-256=[name=${name},password=${password}]`]);
+}
+
+async function startOnce(
+  java: string,
+  jarDir: string,
+  version: string,
+  log: (line: string) => void,
+  sasl: SaslSetup | undefined,
+) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'silobridge-kafka-'));
   const logFile = path.join(dir, 'broker.log');
   const dataDir = path.join(dir, 'data');
   const propertiesFile = path.join(dir, 'server.properties');
   const [port = 0, controllerPort = 0] = await freePorts(2);
   await mkdir(dataDir);
-  await writeFile(propertiesFile, serverProperties(port, controllerPort, dataDir));
+  await writeFile(propertiesFile, serverProperties(port, controllerPort, dataDir, sasl));
   const classpath = ['-cp', path.join(jarDir, '*')];
 
   // StorageTool calls System.exit, so it runs as its own JVM before the broker.
@@ -87,6 +137,7 @@ async function startOnce(java: string, jarDir: string, version: string, log: (li
     '-c',
     propertiesFile,
     '--ignore-formatted',
+    ...scramArguments(sasl),
   ]);
   await appendFile(logFile, format.output);
   if (format.code !== 0) {
@@ -97,7 +148,9 @@ async function startOnce(java: string, jarDir: string, version: string, log: (li
     );
   }
 
-  log(`Starting Kafka ${version} on ${HOST}:${port} (log: ${logFile})...`);
+  log(
+    `Starting Kafka ${version} on ${HOST}:${port}${sasl ? ' (SASL/SCRAM-SHA-256)' : ''} (log: ${logFile})...`,
+  );
   const logFd = openSync(logFile, 'a');
   const child = spawn(java, [...JVM_OPTIONS, ...classpath, 'kafka.Kafka', propertiesFile], {
     stdio: ['ignore', logFd, logFd],
@@ -113,6 +166,11 @@ async function startOnce(java: string, jarDir: string, version: string, log: (li
   });
   const watchdog = startWatchdog(child, dir);
   const brokers = [`${HOST}:${port}`];
+  const clientSasl = sasl && {
+    mechanism: 'scram-sha-256' as const,
+    username: sasl.username,
+    password: sasl.password,
+  };
 
   let stopping: Promise<void> | undefined;
   const shutdown = (keep: 'nothing' | 'log') => {
@@ -131,26 +189,33 @@ async function startOnce(java: string, jarDir: string, version: string, log: (li
   };
 
   try {
-    await waitUntilReady(brokers, exited, logFile, version);
+    await waitUntilReady(brokers, clientSasl, exited, logFile, version);
   } catch (error) {
     // The error message points at the log, so it outlives the failed broker.
     await shutdown('log').catch(() => {});
     throw error;
   }
   const stop = () => shutdown('nothing');
-  return { brokers, logFile, stop };
+  return clientSasl ? { brokers, logFile, sasl: clientSasl, stop } : { brokers, logFile, stop };
 }
 
-function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+function serverProperties(
+  port: number,
+  controllerPort: number,
+  dataDir: string,
+  sasl: SaslSetup | undefined,
+): string {
+  const client = sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT';
   const settings: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@${HOST}:${controllerPort}`,
-    listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
+    listeners: `${client}://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
+    'advertised.listeners': `${client}://${HOST}:${port}`,
     'controller.listener.names': 'CONTROLLER',
-    'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'inter.broker.listener.name': client,
+    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,${client}:${client}`,
+    ...(sasl && saslProperties(sasl)),
     'log.dirs': dataDir,
     'num.partitions': 1,
     'default.replication.factor': 1,
@@ -172,11 +237,32 @@ function serverProperties(port: number, controllerPort: number, dataDir: string)
     .join('\n')}\n`;
 }
 
+/**
+ * SCRAM-SHA-256 on the client listener, which on one combined node is also the inter-broker
+ * listener: the broker logs in to itself (transaction markers, for one) as its own user.
+ */
+function saslProperties(sasl: SaslSetup): Record<string, string> {
+  return {
+    'sasl.enabled.mechanisms': 'SCRAM-SHA-256',
+    'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-256',
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config':
+      'org.apache.kafka.common.security.scram.ScramLoginModule required ' +
+      `username="${BROKER_USER}" password="${sasl.brokerPassword}";`,
+  };
+}
+
 /** Polls with a fresh admin until topic creation and group coordination both work. */
-async function waitUntilReady(brokers: string[], exited: Promise<Exit>, logFile: string, version: string) {
+async function waitUntilReady(
+  brokers: string[],
+  sasl: KafkaBroker['sasl'],
+  exited: Promise<Exit>,
+  logFile: string,
+  version: string,
+) {
   const kafka = new Kafka({
     clientId: 'silobridge-test-harness',
     brokers,
+    ...(sasl && { sasl: { ...sasl } }),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
     retry: { retries: 0 },

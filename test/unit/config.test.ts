@@ -1,5 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config.js';
 import { ConfigError } from '../../gateway/errors.js';
 
@@ -60,5 +62,133 @@ describe('loadConfig', () => {
       /DATABASE_URL is not valid: expected postgres:\/\//,
     );
     expect(() => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/x' })).not.toThrow(/hunter2/);
+  });
+});
+
+describe('loadConfig: Kafka TLS and SASL', () => {
+  // A self-signed test CA (EC P-256), only for parsing.
+  const TEST_CA = [
+    '-----BEGIN CERTIFICATE-----',
+    'MIIBkTCCATegAwIBAgIUJwft8pBLn0rp9UjzFbihFIjappAwCgYIKoZIzj0EAwIw',
+    'HTEbMBkGA1UEAwwSU2lsb0JyaWRnZSB0ZXN0IENBMCAXDTI2MTEyNzA4MTA1NloY',
+    'DzIxMjYxMTAzMDgxMDU2WjAdMRswGQYDVQQDDBJTaWxvQnJpZGdlIHRlc3QgQ0Ew',
+    'WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASZIodtWfu+q/asmJbbD/S3tH3CJ0hA',
+    '3rK7m8gwR/uRXSdnCHoRM3NxHmWDNK645JtjQewTY5hlTQ6/vKVQOg1go1MwUTAd',
+    'BgNVHQ4EFgQU9gmn3Bil0TDKDGROLOXDhyWSo5QwHwYDVR0jBBgwFoAU9gmn3Bil',
+    '0TDKDGROLOXDhyWSo5QwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBF',
+    'AiEAoxTdxJSlDRcLlfSvYHO1GKFQD5ELKQlfnGaAbekzmE4CIFj4Nvj+XV3/Kf+i',
+    'wMdF+0I4O8n8xBuM0jMShzICJWij',
+    '-----END CERTIFICATE-----',
+    '',
+  ].join('\n');
+  const PASSWORD = 'correct-horse-battery-staple';
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'silobridge-config-'));
+    await writeFile(path.join(dir, 'ca.pem'), TEST_CA);
+    await writeFile(path.join(dir, 'not-pem.txt'), 'hello\n');
+    await writeFile(
+      path.join(dir, 'broken.pem'),
+      '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+    );
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function problems(env: Record<string, string>): string {
+    try {
+      loadConfig({ KAFKA_BROKERS: 'kafka:9093', ...env });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).message;
+    }
+    throw new Error('loadConfig accepted the configuration');
+  }
+
+  it('uses neither TLS nor SASL by default', () => {
+    expect(loadConfig({}).kafkaSecurity).toEqual({ ssl: false });
+    expect(loadConfig({ KAFKA_BROKERS: 'kafka:9092' }).kafkaSecurity).toEqual({ ssl: false });
+  });
+
+  it('turns TLS on, trusting the system CAs or the CA bundle read from KAFKA_SSL_CA_FILE', () => {
+    expect(loadConfig({ KAFKA_SSL: 'true' }).kafkaSecurity).toEqual({ ssl: true });
+    expect(loadConfig({ KAFKA_SSL: 'false' }).kafkaSecurity).toEqual({ ssl: false });
+    expect(loadConfig({ KAFKA_SSL: '1', KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem') }).kafkaSecurity).toEqual(
+      { ssl: { ca: TEST_CA } },
+    );
+  });
+
+  it('reads a SASL mechanism in any letter case, with both credentials', () => {
+    for (const [given, mechanism] of [
+      ['plain', 'plain'],
+      ['SCRAM-SHA-256', 'scram-sha-256'],
+      ['scram-sha-512', 'scram-sha-512'],
+    ]) {
+      expect(
+        loadConfig({
+          KAFKA_SSL: 'true',
+          KAFKA_SASL_MECHANISM: given as string,
+          KAFKA_SASL_USERNAME: 'gateway',
+          KAFKA_SASL_PASSWORD: PASSWORD,
+        }).kafkaSecurity,
+      ).toEqual({ ssl: true, sasl: { mechanism, username: 'gateway', password: PASSWORD } });
+    }
+  });
+
+  it('names a bad KAFKA_SSL, an unknown mechanism and the credentials a mechanism is missing', () => {
+    expect(problems({ KAFKA_SSL: 'maybe' })).toContain(
+      'KAFKA_SSL="maybe" is not valid: expected true or false',
+    );
+    expect(
+      problems({ KAFKA_SASL_MECHANISM: 'gssapi', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD }),
+    ).toContain(
+      'KAFKA_SASL_MECHANISM="gssapi" is not valid: expected one of plain, scram-sha-256, scram-sha-512',
+    );
+    expect(problems({ KAFKA_SASL_MECHANISM: 'scram-sha-512' })).toContain(
+      'KAFKA_SASL_MECHANISM is set, so Kafka needs a SASL login, but KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are not set.',
+    );
+    expect(problems({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'gateway' })).toContain(
+      'but KAFKA_SASL_PASSWORD is not set.',
+    );
+    expect(problems({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: PASSWORD })).toContain(
+      'but KAFKA_SASL_USERNAME is not set.',
+    );
+  });
+
+  it('refuses credentials without a mechanism rather than silently not logging in', () => {
+    expect(problems({ KAFKA_SASL_USERNAME: 'gateway', KAFKA_SASL_PASSWORD: PASSWORD })).toContain(
+      'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are set but KAFKA_SASL_MECHANISM is not',
+    );
+    expect(problems({ KAFKA_SASL_PASSWORD: PASSWORD })).toContain(
+      'KAFKA_SASL_PASSWORD is set but KAFKA_SASL_MECHANISM is not',
+    );
+  });
+
+  it('never echoes the SASL password', () => {
+    const messages = [
+      problems({ KAFKA_SASL_PASSWORD: PASSWORD }),
+      problems({ KAFKA_SASL_MECHANISM: 'kerberos', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: PASSWORD }),
+      problems({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: PASSWORD }),
+    ];
+    for (const message of messages) expect(message).not.toContain(PASSWORD);
+  });
+
+  it('names an unreadable, non-PEM or broken CA file, and a CA file without KAFKA_SSL', () => {
+    const missing = path.join(dir, 'missing.pem');
+    expect(problems({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: missing })).toContain(
+      `KAFKA_SSL_CA_FILE=${JSON.stringify(missing)} could not be read (ENOENT): expected a readable PEM file`,
+    );
+    expect(problems({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: dir })).toContain('could not be read (EISDIR)');
+    expect(problems({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: path.join(dir, 'not-pem.txt') })).toContain(
+      'not-pem.txt" holds no PEM certificate',
+    );
+    expect(problems({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: path.join(dir, 'broken.pem') })).toContain(
+      'broken.pem": certificate 1 of 1 is not valid PEM/X.509',
+    );
+    expect(problems({ KAFKA_SSL_CA_FILE: path.join(dir, 'ca.pem') })).toContain(
+      'KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true: set KAFKA_SSL=true',
+    );
   });
 });
