@@ -51,6 +51,12 @@ export class BadRequestError extends GatewayError {
   }
 }
 
+/** A 400 that lists every problem with the input, e.g. `The lookup request is not valid: /purpose is required.` */
+export function invalidInput(what: string, errors: InvalidParam[]): BadRequestError {
+  const listed = errors.map((error) => `${error.pointer} ${error.reason}`).join('; ');
+  return new BadRequestError(`${what} is not valid: ${listed}.`, errors);
+}
+
 export class MalformedJsonError extends GatewayError {
   constructor(detail: string) {
     super('malformed-json', 400, 'The request body is not valid JSON', detail);

@@ -3,7 +3,7 @@
  * Pointer + reason (the `errors` of a 400 problem) instead of stopping at the first, so a data officer
  * sees every mistake in a request at once.
  */
-import { BadRequestError, type InvalidParam } from '../errors.js';
+import { BadRequestError, type InvalidParam, invalidInput } from '../errors.js';
 
 export const DEPARTMENT = /^[a-z][a-z0-9-]{1,62}$/;
 export const REQUESTER = /^[a-z][a-z0-9-]{1,62}(\/[^\s/]{1,128})?$/;
@@ -111,10 +111,7 @@ export class InputReader {
   /** Throws the 400 problem listing every error, if there is any. */
   done(what: string): void {
     if (this.errors.length === 0) return;
-    throw new BadRequestError(
-      `${what} is not valid: ${this.errors.map((error) => `${error.pointer} ${error.reason}`).join('; ')}.`,
-      this.errors,
-    );
+    throw invalidInput(what, this.errors);
   }
 }
 

@@ -93,7 +93,10 @@ export class ConnectorDirectory {
     // Replays and reordering must not resurrect an instance that already said it went down.
     if (previous && previous.seenAt > seenAt) return;
     if (!previous && !this.roomFor(heartbeat.department)) {
-      this.logger.warn({ department: heartbeat.department }, 'too many connector instances; heartbeat ignored');
+      this.logger.warn(
+        { department: heartbeat.department },
+        'too many connector instances; heartbeat ignored',
+      );
       return;
     }
     this.instances.set(key, { heartbeat, seenAt });

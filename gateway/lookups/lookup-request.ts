@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describeSchemaErrors } from '../catalog/schema-errors.js';
-import { BadRequestError, type InvalidParam } from '../errors.js';
+import { invalidInput } from '../errors.js';
 import { schemasDir } from '../paths.js';
 import type { LookupRequest } from './lookup-pipeline.js';
 
@@ -16,18 +16,12 @@ const readSchema = (file: string) =>
 const validateLookup = ajv.compile<LookupRequest>(readSchema('lookup-request.schema.json'));
 const validateBatch = ajv.compile<{ lookups: unknown[] }>(readSchema('lookup-batch-request.schema.json'));
 
-function describe(errors: InvalidParam[]): string {
-  return errors.map((error) => `${error.pointer} ${error.reason}`).join('; ');
-}
-
 export function parseLookupRequest(body: unknown): LookupRequest {
   if (validateLookup(body)) return body;
-  const errors = describeSchemaErrors(validateLookup.errors);
-  throw new BadRequestError(`The lookup request is not valid: ${describe(errors)}.`, errors);
+  throw invalidInput('The lookup request', describeSchemaErrors(validateLookup.errors));
 }
 
 export function parseBatchRequest(body: unknown): unknown[] {
   if (validateBatch(body)) return body.lookups;
-  const errors = describeSchemaErrors(validateBatch.errors);
-  throw new BadRequestError(`The batch request is not valid: ${describe(errors)}.`, errors);
+  throw invalidInput('The batch request', describeSchemaErrors(validateBatch.errors));
 }

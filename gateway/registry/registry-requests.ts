@@ -3,7 +3,8 @@
  * registry itself; here only their shape.
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { BadRequestError, type InvalidParam } from '../errors.js';
+import { describeSchemaErrors } from '../catalog/schema-errors.js';
+import { invalidInput } from '../errors.js';
 import { ROLES } from '../identity/caller.js';
 import { SIGNING_ALGORITHMS } from '../identity/signing-keys.js';
 import type { NewKey, NewSystem, SystemChanges } from './registry.js';
@@ -54,18 +55,7 @@ function check<T>(
   what: string,
 ): T {
   if (validate(body)) return body;
-  const errors: InvalidParam[] = (validate.errors ?? []).map((error) => {
-    const params = error.params as { missingProperty?: string; additionalProperty?: string };
-    const child = params.missingProperty ?? params.additionalProperty;
-    return {
-      pointer: (child === undefined ? error.instancePath : `${error.instancePath}/${child}`) || '/',
-      reason: params.additionalProperty ? 'is not a known property' : (error.message ?? 'is not valid'),
-    };
-  });
-  throw new BadRequestError(
-    `The ${what} is not valid: ${errors.map((e) => `${e.pointer} ${e.reason}`).join('; ')}.`,
-    errors,
-  );
+  throw invalidInput(`The ${what}`, describeSchemaErrors(validate.errors));
 }
 
 export const parseDepartment = (body: unknown) => check(validateDepartment, body, 'department');
