@@ -227,21 +227,31 @@ export function registerIdentityCommands(program: Command, context: IdentityCliC
     );
 
   keys
-    .command('retire <system> <kid>')
+    .command('retire <system> [kid]')
     .description('retire a key: tokens signed with it are refused from the next request on')
+    // A thumbprint kid may start with '-', which a positional argument cannot: `--kid -Ku...` can.
+    .option('--kid <kid>', "the key id (use this form when it starts with '-')")
     .option('--force', "allow retiring the system's last active key (locks it out)")
     .action(
-      run(async (system: string, kid: string, options: { force?: boolean }) => {
-        await withRegistry(async (registry) => {
-          json(
-            keyView(
-              await registry.retireKey(actor, systemId(system), kid, {
-                allowLastKey: options.force === true,
-              }),
-            ),
-          );
-        });
-      }),
+      run(
+        async (
+          system: string,
+          positionalKid: string | undefined,
+          options: { kid?: string; force?: boolean },
+        ) => {
+          const kid = options.kid ?? positionalKid;
+          if (!kid) throw new Error('Which key? Give its kid: keys retire <system> --kid <kid>.');
+          await withRegistry(async (registry) => {
+            json(
+              keyView(
+                await registry.retireKey(actor, systemId(system), kid, {
+                  allowLastKey: options.force === true,
+                }),
+              ),
+            );
+          });
+        },
+      ),
     );
 
   keys
