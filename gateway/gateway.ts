@@ -25,6 +25,7 @@ import { createLogger, type Logger } from './logger.js';
 import { startLookups } from './lookups/lookups.js';
 import { createMetrics } from './metrics/metrics.js';
 import { migrationsDir, schemasDir } from './paths.js';
+import { certificateFieldsOf } from './policy/certificate-fields.js';
 import { createPolicyEngine } from './policy/policy-engine.js';
 import { createPolicyRouter } from './policy/policy-routes.js';
 import { bootstrapDemo } from './registry/demo-bootstrap.js';
@@ -131,6 +132,7 @@ export async function startGateway(
     const authenticate = authenticator.middleware;
     const policy = await createPolicyEngine({
       dir: config.policiesDir,
+      certificateFields: certificateFieldsOf(catalog),
       logger: logger.child({ component: 'policy' }),
       audit: audit.log,
     });

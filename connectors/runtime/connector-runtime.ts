@@ -17,6 +17,7 @@ import {
   UnknownTopicError,
 } from '../../gateway/bus/bus.js';
 import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import { DEPARTMENT_CODE_PATTERN } from '../../gateway/identity/caller.js';
 import type { Logger } from '../../gateway/logger.js';
 import { ensureSharedTopics, REPLY_TOPIC_HEADER, topicNames } from '../../gateway/lookups/topics.js';
 import type { CertificateHandler } from './certificate-handler.js';
@@ -66,12 +67,11 @@ export interface Connector {
 }
 
 // As in schemas/envelopes: codes name topics; an instance id is the part after '/' in heartbeat keys.
-const DEPARTMENT_CODE = /^[a-z][a-z0-9-]{1,62}$/;
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export function createConnector(options: ConnectorOptions): Connector {
   const { bus, department } = options;
-  if (!DEPARTMENT_CODE.test(department)) {
+  if (!DEPARTMENT_CODE_PATTERN.test(department)) {
     throw new Error(
       `invalid department code ${JSON.stringify(department)}: use lower-case letters, digits and -`,
     );

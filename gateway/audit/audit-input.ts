@@ -4,8 +4,9 @@
  * sees every mistake in a request at once.
  */
 import { BadRequestError, type InvalidParam, invalidInput } from '../errors.js';
+import { DEPARTMENT_CODE_PATTERN } from '../identity/caller.js';
 
-export const DEPARTMENT = /^[a-z][a-z0-9-]{1,62}$/;
+export const DEPARTMENT = DEPARTMENT_CODE_PATTERN;
 export const REQUESTER = /^[a-z][a-z0-9-]{1,62}(\/[^\s/]{1,128})?$/;
 export const CERTIFICATE_TYPE = /^[a-z][a-z0-9-]{1,62}$/;
 export const MATTER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -5,12 +5,12 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { DEPARTMENT_CODE_PATTERN } from '../identity/caller.js';
 
 export const SCHEMA_ID_BASE = 'https://silobridge.dev/schemas/';
 export const ENVELOPE_NAMES = ['lookup-request', 'lookup-reply', 'heartbeat'] as const;
 
 const TYPE_NAME = /^[a-z][a-z0-9-]{1,62}$/;
-const DEPARTMENT_CODE = /^[a-z][a-z0-9-]{1,62}$/;
 const VERSION_FILE = /^([1-9][0-9]{0,3})\.schema\.json$/;
 
 export class SchemaCatalogError extends Error {
@@ -106,7 +106,7 @@ function checkCertificateSchema(read: SchemaFile, type: string, version: number)
     throw fail(`"x-silobridge.certificateType" must be "${type}", its folder name`);
   if (meta.schemaVersion !== version)
     throw fail(`"x-silobridge.schemaVersion" must be ${version}, its file name`);
-  if (typeof meta.provider !== 'string' || !DEPARTMENT_CODE.test(meta.provider)) {
+  if (typeof meta.provider !== 'string' || !DEPARTMENT_CODE_PATTERN.test(meta.provider)) {
     throw fail('"x-silobridge.provider" must be a department code such as "market-regulation"');
   }
   const title = meta.title;

@@ -90,12 +90,10 @@ export async function createPolicyEngine(options: PolicyEngineOptions): Promise<
   const limiter = createRateLimiter(now);
   const debounceMs = options.debounceMs ?? 200;
 
-  const load = async () =>
-    loadPolicyDirectory(dir, {
-      certificateFields:
-        options.certificateFields ?? (await loadCertificateFields(options.schemasDir ?? schemasDir)),
-      now,
-    });
+  // Read once: reloads re-read the policy files, not the schemas.
+  const certificateFields =
+    options.certificateFields ?? (await loadCertificateFields(options.schemasDir ?? schemasDir));
+  const load = () => loadPolicyDirectory(dir, { certificateFields, now });
 
   const record = (previous: PolicySet | undefined, next: PolicySet, trigger: string) =>
     audit.record({
