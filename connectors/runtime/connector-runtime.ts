@@ -66,6 +66,12 @@ export interface Connector {
   stats(): ConnectorStats;
 }
 
+const REPLY_COUNTERS = {
+  found: 'found',
+  'not-found': 'notFound',
+  error: 'error',
+} as const satisfies Record<ReplyOutcome['outcome'], keyof ConnectorStats['replied']>;
+
 // As in schemas/envelopes: codes name topics; an instance id is the part after '/' in heartbeat keys.
 const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -163,9 +169,14 @@ export function createConnector(options: ConnectorOptions): Connector {
       department,
       instanceId,
     });
+    // Counted when handed to the bus, not when the broker's acknowledgement returns: the requester can
+    // read the reply before that, and the stats must never lag behind what others already observe.
+    const counter = REPLY_COUNTERS[outcome.outcome];
+    stats.replied[counter] += 1;
     try {
       await sendReply(bus, replyTopic, message, reply);
     } catch (error) {
+      stats.replied[counter] -= 1;
       // The requesting gateway instance is gone with its reply topic: nobody waits for this answer.
       if (error instanceof UnknownTopicError) {
         log.warn({ replyTopic }, 'reply topic does not exist; reply dropped');
@@ -173,9 +184,6 @@ export function createConnector(options: ConnectorOptions): Connector {
       }
       throw error;
     }
-    if (outcome.outcome === 'found') stats.replied.found += 1;
-    else if (outcome.outcome === 'not-found') stats.replied.notFound += 1;
-    else stats.replied.error += 1;
     log.debug({ outcome: outcome.outcome }, 'lookup answered');
   }
 
