@@ -329,7 +329,7 @@ class KafkaSubscription implements Subscription {
     consumer.on(consumer.events.CRASH, (event: ConsumerCrashEvent) => this.onCrash(consumer, event));
 
     await consumer.connect().catch(this.explain);
-    await consumer.subscribe({ topics, fromBeginning });
+    await subscribeWhenKnown(consumer, topics, fromBeginning);
     await consumer.run({
       partitionsConsumedConcurrently: concurrency,
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
@@ -513,6 +513,24 @@ function busLogCreator(logger: BusLogger): logCreator {
 }
 
 const ENSURE_TOPICS_ATTEMPTS = 5;
+const SUBSCRIBE_ATTEMPTS = 8;
+
+/**
+ * consumer.subscribe() reads the topics' metadata once and does not retry. Right after a topic was
+ * created (here or by another process) the broker can still answer UNKNOWN_TOPIC_OR_PARTITION for it
+ * (seen on KRaft: the new metadata has not reached the broker's cache yet). Retry that, briefly.
+ */
+async function subscribeWhenKnown(consumer: Consumer, topics: string[], fromBeginning: boolean) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await consumer.subscribe({ topics, fromBeginning });
+      return;
+    } catch (error) {
+      if (errorType(error) !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= SUBSCRIBE_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
+}
 
 function topicConfig(retention: TopicRetention): Array<{ name: string; value: string }> {
   const entries: Array<{ name: string; value: string }> = [];
