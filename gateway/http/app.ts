@@ -3,11 +3,12 @@
  * the capability routers, and problem JSON for everything that goes wrong (unknown routes included).
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
 import { NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { problemErrorHandler } from './problem.js';
+import { problemErrorHandler, problemTypeOf } from './problem.js';
 
 /** A caller-supplied request id is kept (for tracing across systems) only if it is short and plain. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,6 +44,12 @@ const securityHeaders: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/** Adds the problem type (set by problem.ts) to the request's log line. */
+function withProblem(res: ServerResponse, line: Record<string, unknown>): Record<string, unknown> {
+  const problem = problemTypeOf(res);
+  return problem === undefined ? line : { ...line, problem };
+}
+
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -64,7 +71,14 @@ export function createApp(options: AppOptions): express.Express {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+      // One line per request. A failure we did not expect (problem.ts hands it over as `res.err`)
+      // is an error with its stack; an expected 5xx (no live connector, a provider's timeout) is a
+      // warning that names its problem type; everything else is info.
+      customLogLevel: (_req, res, error) =>
+        error || res.err ? 'error' : res.statusCode >= 500 ? 'warn' : 'info',
+      customSuccessObject: (_req, res, line) => withProblem(res, line),
+      customErrorObject: (_req, res, error, line) =>
+        res.err === error ? withProblem(res, line) : withProblem(res, { ...line, err: undefined }),
       autoLogging: {
         ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics',
       },

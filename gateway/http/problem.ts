@@ -59,13 +59,14 @@ function fromBodyParser(error: BodyParserError): GatewayError | undefined {
   }
 }
 
+/** The error as one of ours, or undefined for a failure nobody anticipated (a bug: 500). */
+export function asGatewayError(error: unknown): GatewayError | undefined {
+  if (error instanceof GatewayError) return error;
+  return error instanceof Error ? fromBodyParser(error as BodyParserError) : undefined;
+}
+
 export function toProblem(error: unknown, instance?: string): ProblemDocument {
-  const known =
-    error instanceof GatewayError
-      ? error
-      : error instanceof Error
-        ? fromBodyParser(error as BodyParserError)
-        : undefined;
+  const known = asGatewayError(error);
   if (known) {
     return {
       ...known.extensions,
@@ -90,11 +91,19 @@ export function sendProblem(res: Response, problem: ProblemDocument): void {
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).json(problem);
 }
 
+const PROBLEM_TYPE = Symbol('problem type');
+
+/** The problem type a response was answered with, for its log line (gateway/http/app.ts). */
+export function problemTypeOf(res: object): string | undefined {
+  return (res as { [PROBLEM_TYPE]?: string })[PROBLEM_TYPE];
+}
+
 export const problemErrorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const problem = toProblem(error, req.id ? `urn:silobridge:request:${req.id}` : undefined);
-  const log = req.log;
-  if (problem.status >= 500) log?.error({ err: error, problem: problem.type }, 'request failed');
-  else log?.info({ problem: problem.type, status: problem.status }, 'request rejected');
+  // Not logged here: the request's one log line (pino-http, when the response ends) carries the
+  // problem type, and the error itself only when nobody anticipated it.
+  (res as { [PROBLEM_TYPE]?: string })[PROBLEM_TYPE] = problem.type;
+  if (!asGatewayError(error)) res.err = error as Error;
   if (res.headersSent) {
     res.end();
     return;

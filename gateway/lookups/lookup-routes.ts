@@ -6,7 +6,7 @@
  * GET /v1/connectors: the department connectors this gateway sees, live or not.
  */
 import { type RequestHandler, Router } from 'express';
-import { toProblem } from '../http/problem.js';
+import { asGatewayError, toProblem } from '../http/problem.js';
 import { callerOf, requesterOf, requireRole } from '../identity/caller.js';
 import type { ConnectorDirectory } from './connector-directory.js';
 import type { Requester } from './lookup-pipeline.js';
@@ -54,7 +54,9 @@ export function createLookupRouter(options: LookupRouterOptions): Router {
     const results = settled.map((outcome, index) => {
       if (outcome.status === 'fulfilled') return { index, status: 200, lookup: outcome.value };
       const problem = toProblem(outcome.reason);
-      if (problem.status >= 500) req.log.error({ err: outcome.reason, index }, 'batch item failed');
+      // As for single lookups (gateway/http/app.ts): a stack only for what nobody anticipated.
+      if (!asGatewayError(outcome.reason)) req.log.error({ err: outcome.reason, index }, 'batch item failed');
+      else if (problem.status >= 500) req.log.warn({ problem: problem.type, index }, 'batch item failed');
       return { index, status: problem.status, problem };
     });
     res.json({

@@ -2,7 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { demoToken, writeTestPolicy } from '../support/gateway-auth.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
+import { lookupBody } from '../support/lookup-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 describe('gateway process on real PostgreSQL and real Kafka', () => {
@@ -13,11 +15,15 @@ describe('gateway process on real PostgreSQL and real Kafka', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-data-'));
+    await writeTestPolicy(dataDir);
     gateway = await startGatewayProcess({
       DATABASE_URL: database.url,
       SILOBRIDGE_DATA_DIR: dataDir,
       KAFKA_BROKERS: inject('kafkaBrokers'),
       SILOBRIDGE_TOPIC_PREFIX: `process-${database.name.slice(-12)}`,
+      // A caller with a token, and no connector running: lookups answer 503 no-live-connector.
+      SILOBRIDGE_DEMO_IDENTITIES: 'true',
+      SILOBRIDGE_POLICIES_DIR: dataDir,
     });
   }, 60_000);
   afterAll(async () => {
@@ -46,6 +52,33 @@ describe('gateway process on real PostgreSQL and real Kafka', () => {
       status: 'ready',
       checks: { database: 'ok', bus: 'ok', replies: 'ok', connectors: 'ok' },
     });
+  });
+
+  it('logs no error while starting, even while its readiness probe still answers 503', () => {
+    const noisy = gateway.logs.filter((line) => ['error', 'fatal'].includes(String(line.level)));
+    expect(noisy).toEqual([]);
+    expect(gateway.logs.filter((line) => JSON.stringify(line).includes('"stack"'))).toEqual([]);
+  });
+
+  it('logs an expected 503 (no live connector) as one warning naming its problem, without a stack', async () => {
+    const response = await fetch(`${gateway.url}/v1/lookups`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${await demoToken(dataDir)}`,
+        'X-Request-Id': 'no-connector-1',
+      },
+      body: JSON.stringify(lookupBody('resident-id-card')),
+    });
+    expect(response.status).toBe(503);
+    const problem = 'https://silobridge.dev/problems/no-live-connector';
+    expect(await response.json()).toMatchObject({ type: problem });
+    await expect
+      .poll(() => gateway.logs.filter((line) => line.requestId === 'no-connector-1'))
+      .toEqual([expect.objectContaining({ level: 'warn', problem, res: { statusCode: 503 } })]);
+    expect(JSON.stringify(gateway.logs.find((line) => line.requestId === 'no-connector-1'))).not.toContain(
+      'stack',
+    );
   });
 
   it('logs JSON lines carrying the request id it returns', async () => {

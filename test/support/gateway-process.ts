@@ -58,7 +58,10 @@ export async function startGatewayProcess(
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code} before listening: ${stderr}`));
+      // A start-up failure is a `fatal` JSON line on stdout; configuration errors go to stderr.
+      const fatal = logs.filter((line) => line.level === 'fatal' || line.level === 60);
+      const logged = fatal.map((line) => `${line.msg}: ${JSON.stringify(line.err ?? {})}`).join('\n');
+      reject(new Error(`gateway exited with ${code} before listening: ${stderr}${logged}`));
     });
   });
 
