@@ -88,9 +88,33 @@ class EnvReader {
     return this.raw(name);
   }
 
-  /** A secret: at least `minLength` characters, and never echoed in a message. */
+  /**
+   * A value that may hold a password: `NAME`, or `NAME_FILE` naming a file that holds it (how Docker
+   * and Kubernetes mount secrets), never both. Surrounding white space (a trailing newline) is dropped,
+   * as it is from environment values.
+   */
+  secretValue(name: string): string | undefined {
+    const fileVariable = `${name}_FILE`;
+    const file = this.raw(fileVariable);
+    if (file === undefined) return this.raw(name);
+    if (this.raw(name) !== undefined) {
+      this.problems.push(`${name} and ${fileVariable} are both set: give the value one way only.`);
+      return undefined;
+    }
+    try {
+      const value = readFileSync(path.resolve(file), 'utf8').trim();
+      if (value === '') this.problems.push(`${fileVariable}=${JSON.stringify(file)} is empty.`);
+      return value === '' ? undefined : value;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      this.problems.push(`${fileVariable}=${JSON.stringify(file)} could not be read (${code}).`);
+      return undefined;
+    }
+  }
+
+  /** A secret (`NAME` or `NAME_FILE`): at least `minLength` characters, and never echoed in a message. */
   secret(name: string, minLength: number): string | undefined {
-    const raw = this.raw(name);
+    const raw = this.secretValue(name);
     if (raw !== undefined && raw.length < minLength) {
       this.problems.push(
         `${name} is too short: use at least ${minLength} random characters (e.g. openssl rand -base64 48).`,
@@ -265,7 +289,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const reader = new EnvReader(env);
   const kafkaBrokers = parseBrokers(reader, reader.optional('KAFKA_BROKERS'));
   const sampleConnectors = reader.boolean('SILOBRIDGE_SAMPLE_CONNECTORS', kafkaBrokers.length === 0);
-  const databaseUrl = parseDatabaseUrl(reader, reader.optional('DATABASE_URL'));
+  const databaseUrl = parseDatabaseUrl(reader, reader.secretValue('DATABASE_URL'));
   const config: GatewayConfig = {
     port: reader.integer('PORT', 8080, 0, 65535),
     host: reader.string('HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),

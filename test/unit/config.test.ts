@@ -192,3 +192,64 @@ describe('loadConfig: Kafka TLS and SASL', () => {
     );
   });
 });
+
+describe('loadConfig: secrets from mounted files (NAME_FILE)', () => {
+  const SECRET = 'a3f9c1e7b2d84f60a3f9c1e7b2d84f60-from-a-file';
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'silobridge-secrets-'));
+    await writeFile(path.join(dir, 'hmac.key'), `${SECRET}\n`);
+    await writeFile(path.join(dir, 'database-url'), 'postgres://gw:s3cret@db:5432/silobridge\n');
+    await writeFile(path.join(dir, 'empty'), '\n');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads each secret from the file its _FILE variable names, without the trailing newline', () => {
+    const config = loadConfig({
+      DATABASE_URL_FILE: path.join(dir, 'database-url'),
+      SILOBRIDGE_AUDIT_HMAC_KEY_FILE: path.join(dir, 'hmac.key'),
+      SILOBRIDGE_SIGNING_KEY_SECRET_FILE: path.join(dir, 'hmac.key'),
+      KAFKA_BROKERS: 'kafka:9092',
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: 'gateway',
+      KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'hmac.key'),
+    });
+    expect(config.databaseUrl).toBe('postgres://gw:s3cret@db:5432/silobridge');
+    expect(config.auditHmacKey).toBe(SECRET);
+    expect(config.signingKeySecret).toBe(SECRET);
+    expect(config.kafkaSecurity.sasl?.password).toBe(SECRET);
+  });
+
+  it('names a missing or empty file, and a secret given both ways, without echoing any secret', () => {
+    let message = '';
+    try {
+      loadConfig({
+        SILOBRIDGE_AUDIT_HMAC_KEY_FILE: path.join(dir, 'missing.key'),
+        SILOBRIDGE_SIGNING_KEY_SECRET_FILE: path.join(dir, 'empty'),
+        DATABASE_URL: 'postgres://gw:s3cret@db:5432/silobridge',
+        DATABASE_URL_FILE: path.join(dir, 'database-url'),
+      });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as ConfigError).message;
+    }
+    expect(message).toContain(
+      `SILOBRIDGE_AUDIT_HMAC_KEY_FILE=${JSON.stringify(path.join(dir, 'missing.key'))} could not be read (ENOENT)`,
+    );
+    expect(message).toContain(
+      `SILOBRIDGE_SIGNING_KEY_SECRET_FILE=${JSON.stringify(path.join(dir, 'empty'))} is empty`,
+    );
+    expect(message).toContain('DATABASE_URL and DATABASE_URL_FILE are both set: give the value one way only');
+    expect(message).not.toContain('s3cret');
+  });
+
+  it('checks a secret read from a file like one given directly', async () => {
+    await writeFile(path.join(dir, 'short.key'), 'too-short\n');
+    expect(() => loadConfig({ SILOBRIDGE_AUDIT_HMAC_KEY_FILE: path.join(dir, 'short.key') })).toThrow(
+      'SILOBRIDGE_AUDIT_HMAC_KEY is too short: use at least 32 random characters',
+    );
+  });
+});
