@@ -18,16 +18,31 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How to start it, when not as `npm start` does (e.g. as a container image would). */
+export interface GatewayCommand {
+  /** Arguments to node; default: the built gateway. */
+  args: string[];
+  cwd: string;
+  /** Run as this user and group (needs root). */
+  uid?: number;
+  gid?: number;
+  /** The whole environment (no defaults added). */
+  exactEnv?: boolean;
+  timeoutMs?: number;
+}
+
 export async function startGatewayProcess(
   env: Record<string, string>,
-  timeoutMs = 30_000,
+  command: GatewayCommand = { args: [gatewayEntry], cwd: projectRoot },
 ): Promise<GatewayProcess> {
   if (!existsSync(gatewayEntry))
     throw new Error(`${gatewayEntry} is missing: run \`npm run build\` (npm test does).`);
-  const child = spawn(process.execPath, [gatewayEntry], {
-    cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
+  const timeoutMs = command.timeoutMs ?? 30_000;
+  const child = spawn(process.execPath, command.args, {
+    cwd: command.cwd,
+    env: command.exactEnv ? env : { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(command.uid === undefined ? {} : { uid: command.uid, gid: command.gid }),
   });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
