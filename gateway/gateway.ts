@@ -136,7 +136,7 @@ export async function startGateway(
       logger: logger.child({ component: 'policy' }),
       audit: audit.log,
     });
-    if (config.policyWatch) policy.watch();
+    policy.watch({ files: config.policyWatch });
     stack.push({ name: 'policies', stop: () => policy.close() });
     const demo = config.demoIdentities
       ? await bootstrapDemo({ registry, dataDir: config.dataDir })

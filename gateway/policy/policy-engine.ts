@@ -52,8 +52,11 @@ export interface PolicySummary {
 export interface PolicyEngine extends LookupPolicy {
   /** Reloads the folder; resolves with what happened (never rejects for a bad file). */
   reload(trigger?: string): Promise<ReloadResult>;
-  /** Reloads on file changes in the folder (debounced) and on SIGHUP. */
-  watch(options?: { sighup?: boolean }): void;
+  /**
+   * Reloads on file changes in the folder (debounced; `files`, default true) and on SIGHUP (`sighup`,
+   * default true). A gateway always takes SIGHUP: unhandled, it would end the process.
+   */
+  watch(options?: { files?: boolean; sighup?: boolean }): void;
   close(): Promise<void>;
   effective(requester: Requester, at?: number): EffectivePolicy;
   summary(): PolicySummary;
@@ -176,11 +179,12 @@ export async function createPolicyEngine(options: PolicyEngineOptions): Promise<
       return decide(current, limiter, requester, request, now());
     },
     reload,
-    watch({ sighup = true } = {}) {
-      if (watcher) return;
-      watcher = watchFolder(dir, { persistent: false }, schedule);
-      watcher.on('error', (error) => logger.error({ err: error, dir }, 'cannot watch the policies folder'));
-      if (sighup) process.on('SIGHUP', onSighup);
+    watch({ files = true, sighup = true } = {}) {
+      if (files && !watcher) {
+        watcher = watchFolder(dir, { persistent: false }, schedule);
+        watcher.on('error', (error) => logger.error({ err: error, dir }, 'cannot watch the policies folder'));
+      }
+      if (sighup && !process.listeners('SIGHUP').includes(onSighup)) process.on('SIGHUP', onSighup);
     },
     async close() {
       clearTimeout(timer);

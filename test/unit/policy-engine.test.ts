@@ -428,6 +428,16 @@ describe('loading and reloading policies', () => {
     expect(engine.summary().files.map((f) => f.file)).toEqual(['civil-affairs.yaml', 'service-centre.yaml']);
   });
 
+  it('reloads on SIGHUP when it does not watch files, rather than letting the signal end the process', async () => {
+    const { engine, write } = await harness();
+    engine.watch({ files: false });
+    await write('civil-affairs.yaml', CIVIL_AFFAIRS);
+    const before = engine.summary().revision;
+    expect(process.listenerCount('SIGHUP')).toBeGreaterThan(0);
+    process.emit('SIGHUP', 'SIGHUP');
+    await expect.poll(() => engine.summary().revision).not.toBe(before);
+  });
+
   it('ignores editor leftovers and the schema file', async () => {
     const { engine } = await harness({
       'service-centre.yaml': SERVICE_CENTRE,
