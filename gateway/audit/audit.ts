@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { createSubjectKeyer, type SubjectKeyer } from '../lookups/subject-key.js';
 import { createJwksRouter } from '../signing/jwks-routes.js';
 import { createResponseSigner, type ResponseSigner } from '../signing/response-signer.js';
-import { loadOrCreateSecret } from '../signing/secret-file.js';
+import { loadOrCreateSecret, readSecretIfPresent } from '../signing/secret-file.js';
 import { openSigningKeyRing, type SigningKeyRing } from '../signing/signing-keys.js';
 import type { Database } from '../storage/database.js';
 import { type AuditLog, createAuditLog } from './audit-log.js';
@@ -46,6 +46,18 @@ export const secretFiles = (dataDir: string) => ({
   hmacKey: path.join(dataDir, 'secrets', 'audit-hmac.key'),
   signingKeySecret: path.join(dataDir, 'secrets', 'signing-key.secret'),
 });
+
+/**
+ * The secret a gateway on this configuration uses, for commands run beside it (the CLI): from the
+ * environment or the gateway's secret file, never a new one. Undefined if there is none yet.
+ */
+export async function existingAuditSecret(
+  config: AuditConfig,
+  name: keyof AuditSecrets,
+): Promise<string | undefined> {
+  const given = name === 'hmacKey' ? config.auditHmacKey : config.signingKeySecret;
+  return given ?? (await readSecretIfPresent(secretFiles(config.dataDir)[name]));
+}
 
 export async function resolveAuditSecrets(config: AuditConfig): Promise<AuditSecrets> {
   const files = secretFiles(config.dataDir);

@@ -14,7 +14,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { type AuditConfig, secretFiles } from '../audit/audit.js';
+import { type AuditConfig, existingAuditSecret } from '../audit/audit.js';
 import { checkpointHead } from '../audit/audit-checkpoints.js';
 import { exportAuditLog } from '../audit/audit-export.js';
 import { createAuditLog } from '../audit/audit-log.js';
@@ -24,7 +24,6 @@ import { type GatewayConfig, loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { JsonWebKeySet } from '../signing/jws.js';
-import { readSecretIfPresent } from '../signing/secret-file.js';
 import { openSigningKeyRing } from '../signing/signing-keys.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open-database.js';
@@ -87,8 +86,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
     }
   };
 
-  const signingSecret = async (loaded: CliConfig) =>
-    loaded.signingKeySecret ?? (await readSecretIfPresent(secretFiles(loaded.dataDir).signingKeySecret));
+  const signingSecret = (loaded: CliConfig) => existingAuditSecret(loaded, 'signingKeySecret');
 
   const audit = program
     .command('audit')
@@ -228,8 +226,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
         try {
           const previous = keys.activeKid;
           const kid = await keys.rotate();
-          const hmacKey =
-            loaded.auditHmacKey ?? (await readSecretIfPresent(secretFiles(loaded.dataDir).hmacKey));
+          const hmacKey = await existingAuditSecret(loaded, 'hmacKey');
           if (hmacKey) {
             const log = await createAuditLog({ database, hmacKey, logger: createLogger('silent') });
             await log.record({

@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { AuditRecorder } from '../audit/audit-events.js';
-import { GatewayError } from '../errors.js';
+import { ConfigError, GatewayError } from '../errors.js';
 import {
   DEPARTMENT_CODE_PATTERN,
   departmentOf,
@@ -90,7 +90,7 @@ export function registerIdentityCommands(program: Command, context: IdentityCliC
   const actor = `cli:${operator()}`;
   const json = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
 
-  /** Runs a command; a failure prints one line (no stack) and sets exit code 1. */
+  /** Runs a command; a failure prints one line (no stack) and sets exit code 1 (2: bad configuration). */
   const run =
     <A extends unknown[]>(work: (...args: A) => Promise<void>) =>
     async (...args: A) => {
@@ -99,7 +99,7 @@ export function registerIdentityCommands(program: Command, context: IdentityCliC
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         err(`silobridge: ${message}${error instanceof GatewayError ? ` (${error.problem})` : ''}\n`);
-        process.exitCode = 1;
+        process.exitCode = error instanceof ConfigError ? 2 : 1;
       }
     };
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { resolveAuditSecrets } from '../audit/audit.js';
+import { existingAuditSecret, resolveAuditSecrets } from '../audit/audit.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { loadConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -23,6 +23,22 @@ import { registerPolicyCommands } from './policy-commands.js';
 const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
   version: string;
 };
+
+/**
+ * The audit HMAC key registry changes are recorded with: the gateway's own. Only for the embedded
+ * database may this command make it (the gateway then finds it in the same data folder); on
+ * PostgreSQL a new random key would pin the log to a key no gateway has.
+ */
+async function registryAuditKey(): Promise<string> {
+  const config = loadConfig();
+  const existing = await existingAuditSecret(config, 'hmacKey');
+  if (existing !== undefined) return existing;
+  if (config.databaseUrl === undefined) return (await resolveAuditSecrets(config)).hmacKey;
+  throw new ConfigError([
+    'SILOBRIDGE_AUDIT_HMAC_KEY is not set: registry changes are audited with the gateway’s key, so ' +
+      'give this command the same SILOBRIDGE_AUDIT_HMAC_KEY (or _FILE) as the gateways.',
+  ]);
+}
 
 export function createProgram(): Command {
   const program = new Command('silobridge')
@@ -56,11 +72,7 @@ export function createProgram(): Command {
     config: loadConfig,
     // Registry changes made from the command line go into the same hash-chained audit log.
     auditRecorder: async (database) =>
-      createAuditLog({
-        database,
-        hmacKey: (await resolveAuditSecrets(loadConfig())).hmacKey,
-        logger: createLogger('warn'),
-      }),
+      createAuditLog({ database, hmacKey: await registryAuditKey(), logger: createLogger('warn') }),
   });
   registerPolicyCommands(program);
   registerConnectorCommands(program);

@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -10,6 +11,7 @@ import { createAuthenticator } from '../../gateway/identity/authenticator.js';
 import { createLogger } from '../../gateway/logger.js';
 import { createRegistry } from '../../gateway/registry/registry.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { cliEntry } from '../support/connector-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 let testDatabase: TestDatabase;
@@ -207,5 +209,29 @@ describe('department teams and operators on the command line', () => {
       'silobridge',
     );
     expect(result.err).toContain('is readable by other users; chmod 600 it');
+  });
+});
+
+describe('silobridge init on PostgreSQL, as its own process', () => {
+  it('refuses without the gateway’s audit HMAC key rather than inventing one', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'silobridge-cli-cwd-'));
+    try {
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [cliEntry, 'init'], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDatabase.url },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (chunk) => (stderr += chunk));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+      expect(result.stderr).toContain('SILOBRIDGE_AUDIT_HMAC_KEY is not set');
+      expect(result.code).toBe(2);
+      // Neither a secret nor a key file was left behind.
+      expect(await readdir(cwd)).toEqual([]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });
