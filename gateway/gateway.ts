@@ -8,29 +8,34 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RequestHandler, Router } from 'express';
-import { startAllSampleConnectors } from '../connectors/samples/run-sample-connector.js';
 import { startAudit } from './audit/audit.js';
-import type { Bus } from './bus/bus.js';
 import { createInProcessBus } from './bus/in-process-bus.js';
 import { createKafkaBus } from './bus/kafka-bus.js';
 import { createCatalogRouter } from './catalog/catalog-routes.js';
 import { loadSchemaCatalog } from './catalog/schema-catalog.js';
-import type { GatewayConfig } from './config.js';
 import { demoBanner } from './demo/demo-banner.js';
+import { startAllSampleConnectors } from './demo/run-sample-connector.js';
+import type { GatewayConfig } from './foundation/config.js';
+import { createLogger, type Logger } from './foundation/logger.js';
+import { migrationsDir, schemasDir } from './foundation/paths.js';
+import { resolveGatewaySecrets } from './foundation/secrets.js';
 import { createHealthRouter } from './health/health-routes.js';
 import { createApp } from './http/app.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
-import { createLogger, type Logger } from './logger.js';
 import { startLookups } from './lookups/lookups.js';
 import { createMetrics } from './metrics/metrics.js';
-import { migrationsDir, schemasDir } from './paths.js';
 import { certificateFieldsOf } from './policy/certificate-fields.js';
 import { createPolicyEngine } from './policy/policy-engine.js';
 import { createPolicyRouter } from './policy/policy-routes.js';
+import type { Bus } from './protocol/bus.js';
+import { createSubjectKeyer } from './protocol/subject-key.js';
 import { bootstrapDemo } from './registry/demo-bootstrap.js';
 import { createRegistry } from './registry/registry.js';
 import { createRegistryRouter } from './registry/registry-routes.js';
+import { createReviewRouter } from './review/review-routes.js';
+import { createReviewService } from './review/review-service.js';
+import { startSigning } from './signing/signing.js';
 import type { Database } from './storage/database.js';
 import { migrate } from './storage/migrations.js';
 import { openDatabase } from './storage/open-database.js';
@@ -104,11 +109,16 @@ export async function startGateway(
     const catalog = await loadSchemaCatalog(schemasDir);
     const metrics = createMetrics();
 
+    const secrets = await resolveGatewaySecrets(config);
+    const signing = await startSigning({ database, secret: secrets.signingKeySecret });
+    stack.push({ name: 'signing keys', stop: async () => signing.close() });
     // Accountability first: everything after it records into the audit log. Stopped after the
     // parts that write to it (the stack unwinds in reverse), before the database closes.
     const audit = await startAudit({
       config,
       database,
+      hmacKey: secrets.hmacKey,
+      signer: signing.keys,
       logger: logger.child({ component: 'audit' }),
       registry: metrics.registry,
     });
@@ -151,8 +161,8 @@ export async function startGateway(
       policy,
       audit: audit.log,
       authenticate,
-      sign: (result, requester) => audit.responses.signLookupResponse({ ...result, requester }),
-      subjectKey: audit.subjectKey,
+      sign: (result, requester) => signing.responses.signLookupResponse({ ...result, requester }),
+      subjectKey: createSubjectKeyer(secrets.hmacKey),
     });
     stack.push({ name: 'lookups', stop: () => lookups.stop() });
 
@@ -181,11 +191,16 @@ export async function startGateway(
           () => draining,
         ),
         metrics.router,
-        audit.jwksRouter,
+        signing.jwksRouter,
         createCatalogRouter(catalog),
         createRegistryRouter({ registry, authenticate }),
         createPolicyRouter({ engine: policy, authenticate }),
         withAuthentication('/v1/audit', authenticate, audit.router),
+        withAuthentication(
+          '/v1/audit',
+          authenticate,
+          createReviewRouter({ reviews: createReviewService(database), audit: audit.log }),
+        ),
         lookups.router,
       ],
       // Every 401, 403 and 429 that no capability recorded itself goes into the audit log.

@@ -2,10 +2,10 @@
  * The gateway process: `npm start` and `silobridge serve` run this. Reads the config once, starts the
  * gateway, and on SIGTERM/SIGINT drains in-flight requests, closes bus and database, and exits 0.
  */
-import { loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { loadConfig } from './foundation/config.js';
+import { ConfigError } from './foundation/errors.js';
+import { createLogger } from './foundation/logger.js';
 import { startGateway } from './gateway.js';
-import { createLogger } from './logger.js';
 
 export async function runGatewayProcess(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;

@@ -2,7 +2,7 @@
  * Answers lookups from a department's existing REST API: one GET per lookup, built from the subject.
  * 404 means the department holds no such record; any other non-2xx status is a failure.
  */
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 import type { CertificateHandler, CertificateRecord } from '../runtime/certificate-handler.js';
 
 export type HeaderSource =

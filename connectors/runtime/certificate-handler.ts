@@ -2,7 +2,7 @@
  * What a department writes (or configures with an adapter) to answer lookups for one certificate type.
  * The runtime owns everything around it: consuming, deadlines, replies, errors and heartbeats.
  */
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 
 export type CertificateRecord = Record<string, unknown>;
 

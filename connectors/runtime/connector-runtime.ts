@@ -15,11 +15,11 @@ import {
   type IncomingMessage,
   type Subscription,
   UnknownTopicError,
-} from '../../gateway/bus/bus.js';
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
-import { DEPARTMENT_CODE_PATTERN } from '../../gateway/identity/caller.js';
-import type { Logger } from '../../gateway/logger.js';
-import { ensureSharedTopics, REPLY_TOPIC_HEADER, topicNames } from '../../gateway/lookups/topics.js';
+} from '../../gateway/protocol/bus.js';
+import { DEPARTMENT_CODE_PATTERN } from '../../gateway/protocol/codes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import type { Logger } from '../../gateway/protocol/logger.js';
+import { ensureSharedTopics, REPLY_TOPIC_HEADER, topicNames } from '../../gateway/protocol/topics.js';
 import type { CertificateHandler } from './certificate-handler.js';
 import { publishDeadLetter } from './dead-letters.js';
 import { createHeartbeats, type Heartbeats } from './heartbeats.js';

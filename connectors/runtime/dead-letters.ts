@@ -3,9 +3,9 @@
  * headers plus the reason, so the department can inspect and replay them; the request itself is then
  * committed, so one bad record never blocks its partition.
  */
-import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
-import type { Logger } from '../../gateway/logger.js';
-import { DEAD_LETTER_REASON_HEADER } from '../../gateway/lookups/topics.js';
+import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import type { Logger } from '../../gateway/protocol/logger.js';
+import { DEAD_LETTER_REASON_HEADER } from '../../gateway/protocol/topics.js';
 
 /** Header values are kept short: a reason is a hint for a human, not a report. */
 const MAX_REASON_LENGTH = 1000;

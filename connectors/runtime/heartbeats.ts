@@ -3,9 +3,9 @@
  * runs, `down` when it stops gracefully. Gateways route only to departments with a live instance, so
  * a lost heartbeat makes lookups fail fast (503) instead of waiting for a timeout.
  */
-import type { Bus } from '../../gateway/bus/bus.js';
-import type { HeartbeatEnvelope } from '../../gateway/catalog/envelopes.js';
-import type { Logger } from '../../gateway/logger.js';
+import type { Bus } from '../../gateway/protocol/bus.js';
+import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
+import type { Logger } from '../../gateway/protocol/logger.js';
 
 export interface HeartbeatOptions {
   bus: Bus;

@@ -1,7 +1,7 @@
 /** Builds and sends lookup replies: to the request's reply topic, same key, correlation id copied. */
-import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
-import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
-import { CORRELATION_HEADER } from '../../gateway/lookups/topics.js';
+import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import { CORRELATION_HEADER } from '../../gateway/protocol/topics.js';
 import type { CertificateRecord, LookupErrorCode } from './certificate-handler.js';
 
 export type ReplyOutcome =

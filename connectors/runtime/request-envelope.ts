@@ -2,7 +2,7 @@
  * Reads a lookup request record. The runtime checks the few properties it relies on itself, so it is
  * safe without the schema catalog; a department that loads the catalog also gets full schema checks.
  */
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 
 export interface EnvelopeVerdict {
   ok: boolean;

@@ -2,8 +2,8 @@
  * Runs one handler call under the lookup's deadline and the connector's own handler timeout. Either
  * aborts the handler's signal and ends the wait, even for a handler that ignores its signal.
  */
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
-import type { Logger } from '../../gateway/logger.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import type { Logger } from '../../gateway/protocol/logger.js';
 import { type CertificateHandler, type CertificateRecord, LookupFailure } from './certificate-handler.js';
 import type { ReplyOutcome } from './replies.js';
 

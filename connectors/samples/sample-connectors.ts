@@ -1,20 +1,18 @@
 /**
  * Handlers for the sample departments, answering from the seed files in `connectors/samples/seed/`
- * (fictitious people and companies). A real department swaps these for the PostgreSQL or HTTP adapter.
+ * (fictitious people and companies; where that folder is, the caller says: the gateway's demo wiring
+ * knows its installation). A real department swaps these for the PostgreSQL or HTTP adapter.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../gateway/paths.js';
 import { createFixtureHandler, type FixtureEntry } from '../adapters/fixture-adapter.js';
 import type { CertificateHandler } from '../runtime/certificate-handler.js';
 import { sampleDepartment } from './sample-departments.js';
 
-export const SEED_DIR = path.join(projectRoot, 'connectors', 'samples', 'seed');
-
 /** The seed records follow version 1 of every certificate type's schema. */
 export const SAMPLE_SCHEMA_VERSION = 1;
 
-export function readSeed(certificateType: string, seedDir = SEED_DIR): FixtureEntry[] {
+export function readSeed(certificateType: string, seedDir: string): FixtureEntry[] {
   const file = path.join(seedDir, `${certificateType}.json`);
   let entries: unknown;
   try {
@@ -28,7 +26,7 @@ export function readSeed(certificateType: string, seedDir = SEED_DIR): FixtureEn
 
 export function createSampleHandlers(
   department: string,
-  seedDir = SEED_DIR,
+  seedDir: string,
 ): Record<string, CertificateHandler> {
   return Object.fromEntries(
     sampleDepartment(department).certificateTypes.map((certificateType) => [

@@ -3,15 +3,15 @@
  * lookup requests to a department's request topic and collects the replies on its own reply topic.
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, BusHeaders, IncomingMessage, Subscription } from '../../gateway/bus/bus.js';
-import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
-import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
+import type { Bus, BusHeaders, IncomingMessage, Subscription } from '../../gateway/protocol/bus.js';
+import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import { unkeyedSubjectKey } from '../../gateway/protocol/subject-key.js';
 import {
   CORRELATION_HEADER,
   REPLY_TOPIC_HEADER,
   REQUEST_TOPIC_PARTITIONS,
   topicNames,
-} from '../../gateway/lookups/topics.js';
+} from '../../gateway/protocol/topics.js';
 
 export type RequestDraft = Pick<LookupRequestEnvelope, 'certificateType' | 'subject'> &
   Partial<LookupRequestEnvelope>;

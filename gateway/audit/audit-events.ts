@@ -3,7 +3,7 @@
  * and every registry or policy change is one event. `AuditRecorder.record` resolves only once the
  * event is durable: callers release data after it (fail closed).
  */
-import type { LookupOutcome, LookupPurpose, Requester } from '../lookups/lookup-pipeline.js';
+import type { LookupOutcome, LookupPurpose, Requester } from '../access/lookup-terms.js';
 
 export interface LookupAuditEvent {
   kind: 'lookup';

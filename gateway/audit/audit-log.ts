@@ -7,8 +7,8 @@
  * waiter with a 503 `audit-unavailable` problem and leaves nothing behind (one transaction).
  */
 import type { Registry } from 'prom-client';
-import { ServiceUnavailableError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { ServiceUnavailableError } from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
 import type { Database } from '../storage/database.js';
 import { linkEvents, type PreparedEvent, prepareEvent } from './audit-chain.js';
 import { type CheckpointSigner, checkpointHead, type StoredCheckpoint } from './audit-checkpoints.js';

@@ -3,12 +3,13 @@
  * parameterised query over the generated columns, newest first (or oldest first), a page at a time.
  * The cursor is opaque to callers: base64url of the direction and the last sequence number returned.
  */
-import { BadRequestError } from '../errors.js';
-import type { LookupOutcome } from '../lookups/lookup-pipeline.js';
+
+import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
+import { BadRequestError } from '../foundation/errors.js';
+import { CERTIFICATE_TYPE, DEPARTMENT, type InputReader, MATTER, REQUESTER } from '../http/input-reader.js';
 import type { Queryable } from '../storage/database.js';
 import type { ChainRow } from './audit-chain.js';
 import type { AuditEvent } from './audit-events.js';
-import { CERTIFICATE_TYPE, DEPARTMENT, type InputReader, MATTER, REQUESTER } from './audit-input.js';
 import { toChainRow } from './audit-store.js';
 
 export const EVENT_KINDS: ReadonlyArray<AuditEvent['kind']> = [
@@ -17,14 +18,6 @@ export const EVENT_KINDS: ReadonlyArray<AuditEvent['kind']> = [
   'registry-change',
   'policy-change',
   'audit-access',
-];
-export const LOOKUP_OUTCOMES: readonly LookupOutcome[] = [
-  'granted',
-  'denied',
-  'not-found',
-  'failed',
-  'timed-out',
-  'invalid',
 ];
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;

@@ -6,34 +6,21 @@
  */
 import { once } from 'node:events';
 import { type Response, Router } from 'express';
-import { GatewayError, NotFoundError } from '../errors.js';
-import { callerOf, requireRole } from '../identity/caller.js';
-import type { JsonWebKeySet } from '../signing/jws.js';
-import type { Database } from '../storage/database.js';
-import { readCheckpoints } from './audit-checkpoints.js';
+import { callerOf, requireRole } from '../access/caller.js';
+import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
+import { GatewayError, NotFoundError } from '../foundation/errors.js';
+import { bodyObject, InputReader } from '../http/input-reader.js';
 import type { AuditRecorder } from './audit-events.js';
-import { exportAuditLog } from './audit-export.js';
-import { bodyObject, InputReader } from './audit-input.js';
-import {
-  findEvent,
-  LOOKUP_OUTCOMES,
-  parseSequence,
-  readFilters,
-  readPage,
-  searchEvents,
-} from './audit-query.js';
-import { readSubject, subjectReport } from './audit-subjects.js';
-import { verifyAuditLog } from './audit-verify.js';
-import { createReviewRouter } from './review-routes.js';
+import { parseSequence, readFilters, readPage } from './audit-query.js';
+import type { AuditReader } from './audit-service.js';
+import { readSubject } from './audit-subjects.js';
 import type { SubjectHasher } from './subject-hash.js';
 
 export interface AuditRouterOptions {
-  database: Database;
-  /** Where officers' own actions (subject reports, review findings) are recorded. */
+  auditReader: AuditReader;
+  /** Where officers' own actions (subject reports) are recorded. */
   audit: AuditRecorder;
   hashSubject: SubjectHasher;
-  /** Keys to check checkpoints with; default: the keys stored in the database. */
-  jwks?: () => Promise<JsonWebKeySet>;
 }
 
 async function writeLine(res: Response, line: string): Promise<void> {
@@ -45,7 +32,7 @@ async function writeLine(res: Response, line: string): Promise<void> {
 }
 
 export function createAuditRouter(options: AuditRouterOptions): Router {
-  const { database, audit, hashSubject } = options;
+  const { auditReader, audit, hashSubject } = options;
   /** Searching by subject is itself an access to personal data: it goes into the log first. */
   const recordSubjectReport = (
     res: Response,
@@ -69,7 +56,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     const page = readPage(reader);
     reader.rejectUnknown();
     reader.done('The search');
-    res.json(await searchEvents(database, filters, page));
+    res.json(await auditReader.searchEvents(filters, page));
   });
 
   // The same search with a subject: identifiers belong in a body, not in a URL.
@@ -82,8 +69,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     reader.done('The search');
     if (subject) await recordSubjectReport(res, subject, { via: 'events-search' });
     res.json(
-      await searchEvents(
-        database,
+      await auditReader.searchEvents(
         { ...filters, subjectHashes: subject ? hashSubject(subject) : undefined },
         page,
       ),
@@ -92,13 +78,13 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
 
   router.get('/v1/audit/events/:sequence', async (req, res) => {
     const sequence = parseSequence(req.params.sequence);
-    const event = await findEvent(database, sequence);
+    const event = await auditReader.findEvent(sequence);
     if (!event) throw new NotFoundError(`There is no audit event ${sequence}.`, 'audit-event-not-found');
     res.json(event);
   });
 
   router.get('/v1/audit/verify', async (_req, res) => {
-    res.json(await verifyAuditLog(database, { jwks: await options.jwks?.() }));
+    res.json(await auditReader.verify());
   });
 
   router.get('/v1/audit/checkpoints', async (req, res) => {
@@ -106,8 +92,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     const after = reader.integer('after', 0, Number.MAX_SAFE_INTEGER) ?? 0;
     reader.rejectUnknown();
     reader.done('The request');
-    const checkpoints = (await readCheckpoints(database)).filter((checkpoint) => checkpoint.sequence > after);
-    res.json({ checkpoints });
+    res.json({ checkpoints: await auditReader.checkpointsAfter(after) });
   });
 
   router.get('/v1/audit/export', async (_req, res) => {
@@ -116,7 +101,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
       'Content-Disposition',
       `attachment; filename="silobridge-audit-${new Date().toISOString().slice(0, 10)}.ndjson"`,
     );
-    await exportAuditLog(database, (line) => writeLine(res, line));
+    await auditReader.exportLog((line) => writeLine(res, line));
     res.end();
   });
 
@@ -132,7 +117,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     if (!subject) return;
     // Recorded before anything is read: a report nobody can see in the log is never produced.
     await recordSubjectReport(res, subject);
-    const report = await subjectReport(database, hashSubject(subject), { from, to, outcome }, page);
+    const report = await auditReader.subjectReport(hashSubject(subject), { from, to, outcome }, page);
     res.json({ identifierTypes: Object.keys(subject).sort(), ...report });
   });
 
@@ -147,6 +132,5 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     throw error;
   });
 
-  router.use(createReviewRouter({ database, audit }));
   return router;
 }

@@ -3,9 +3,10 @@
  * matter. The identifiers given are hashed with the same key and normalisation as at lookup time and
  * matched against the indexed hashes; the report itself never holds them, and is itself audited.
  */
+
+import type { InputReader } from '../http/input-reader.js';
 import type { Queryable } from '../storage/database.js';
 import type { ChainRow } from './audit-chain.js';
-import type { InputReader } from './audit-input.js';
 import { type EventPage, type PageRequest, searchEvents } from './audit-query.js';
 import { normalisedIdentifiers } from './subject-hash.js';
 

@@ -20,8 +20,8 @@ import type {
   SubscribeOptions,
   Subscription,
   TopicRetention,
-} from './bus.js';
-import { UnknownTopicError } from './bus.js';
+} from '../protocol/bus.js';
+import { UnknownTopicError } from '../protocol/bus.js';
 import { PartitionLog } from './in-process-log.js';
 
 /** The in-process bus, plus what tests and metrics may ask of it. */

@@ -9,7 +9,7 @@
  * log compaction does, so a group that joins later still reads every key's current state; offsets
  * then have gaps, as they do in a compacted Kafka partition.
  */
-import type { IncomingMessage } from './bus.js';
+import type { IncomingMessage } from '../protocol/bus.js';
 
 /** Trimmed slots are only cleared (so their messages can be collected) until this many pile up. */
 const COMPACT_AFTER = 1024;

@@ -6,7 +6,7 @@
  * used as they are, without fetching our other schema files.
  */
 import express from 'express';
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { BadRequestError, NotFoundError } from '../foundation/errors.js';
 import type { SchemaCatalog } from './schema-catalog.js';
 
 const SCHEMA_CONTENT_TYPE = 'application/schema+json';

@@ -7,8 +7,8 @@
 import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type { InvalidParam } from '../errors.js';
-import type { EnvelopeName } from './envelopes.js';
+import type { InvalidParam } from '../foundation/errors.js';
+import type { EnvelopeName } from '../protocol/envelopes.js';
 import {
   isValidElectronicLicenceId,
   isValidResidentIdNumber,

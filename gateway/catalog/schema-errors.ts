@@ -5,7 +5,7 @@
  * which gives each error its schema and data.
  */
 import type { ErrorObject } from 'ajv';
-import type { InvalidParam } from '../errors.js';
+import type { InvalidParam } from '../foundation/errors.js';
 import {
   electronicLicenceIdProblem,
   residentIdNumberProblem,

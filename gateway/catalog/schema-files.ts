@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEPARTMENT_CODE_PATTERN } from '../identity/caller.js';
+import { DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 
 export const SCHEMA_ID_BASE = 'https://silobridge.dev/schemas/';
 export const ENVELOPE_NAMES = ['lookup-request', 'lookup-reply', 'heartbeat'] as const;

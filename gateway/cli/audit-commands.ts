@@ -14,21 +14,21 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { type AuditConfig, existingAuditSecret } from '../audit/audit.js';
 import { checkpointHead } from '../audit/audit-checkpoints.js';
 import { exportAuditLog } from '../audit/audit-export.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { checkpointsFromNdjson, verifyAuditLog, verifyExport } from '../audit/audit-verify.js';
 import type { VerifyReport } from '../audit/chain-verifier.js';
-import { type GatewayConfig, loadConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { type GatewayConfig, loadConfig } from '../foundation/config.js';
+import { ConfigError } from '../foundation/errors.js';
+import { createLogger } from '../foundation/logger.js';
+import { existingGatewaySecret, type SecretsConfig } from '../foundation/secrets.js';
 import type { JsonWebKeySet } from '../signing/jws.js';
 import { openSigningKeyRing } from '../signing/signing-keys.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open-database.js';
 
-type CliConfig = Pick<GatewayConfig, 'databaseUrl' | 'dataDir'> & Partial<AuditConfig>;
+type CliConfig = Pick<GatewayConfig, 'databaseUrl'> & SecretsConfig;
 
 export interface AuditCommandDependencies {
   loadConfig?: () => CliConfig;
@@ -86,7 +86,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
     }
   };
 
-  const signingSecret = (loaded: CliConfig) => existingAuditSecret(loaded, 'signingKeySecret');
+  const signingSecret = (loaded: CliConfig) => existingGatewaySecret(loaded, 'signingKeySecret');
 
   const audit = program
     .command('audit')
@@ -226,7 +226,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
         try {
           const previous = keys.activeKid;
           const kid = await keys.rotate();
-          const hmacKey = await existingAuditSecret(loaded, 'hmacKey');
+          const hmacKey = await existingGatewaySecret(loaded, 'hmacKey');
           if (hmacKey) {
             const log = await createAuditLog({ database, hmacKey, logger: createLogger('silent') });
             await log.record({

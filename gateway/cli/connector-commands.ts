@@ -4,12 +4,12 @@
  * finish, and exit 0.
  */
 import type { Command } from 'commander';
-import { runSampleConnector } from '../../connectors/samples/run-sample-connector.js';
 import { SAMPLE_DEPARTMENTS } from '../../connectors/samples/sample-departments.js';
 import { createKafkaBus } from '../bus/kafka-bus.js';
-import { loadConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { runSampleConnector } from '../demo/run-sample-connector.js';
+import { loadConfig } from '../foundation/config.js';
+import { ConfigError } from '../foundation/errors.js';
+import { createLogger } from '../foundation/logger.js';
 
 export function registerConnectorCommands(program: Command): void {
   program

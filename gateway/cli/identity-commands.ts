@@ -8,15 +8,10 @@ import { rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
+import { departmentOf, ROLES, type Role } from '../access/caller.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
-import { ConfigError, GatewayError } from '../errors.js';
-import {
-  DEPARTMENT_CODE_PATTERN,
-  departmentOf,
-  ROLES,
-  type Role,
-  SYSTEM_ID_PATTERN,
-} from '../identity/caller.js';
+import { ConfigError, GatewayError } from '../foundation/errors.js';
+import { migrationsDir } from '../foundation/paths.js';
 import { readableByOthers, readKeyFile, writePrivateKeyFile } from '../identity/key-files.js';
 import {
   generateKeyPair,
@@ -27,7 +22,7 @@ import {
   type SigningAlgorithm,
 } from '../identity/signing-keys.js';
 import { signToken } from '../identity/token-signer.js';
-import { migrationsDir } from '../paths.js';
+import { DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import { createRegistry, type Registry } from '../registry/registry.js';
 import { keyView, systemView } from '../registry/registry-routes.js';
 import type { Database } from '../storage/database.js';

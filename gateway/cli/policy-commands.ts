@@ -6,13 +6,14 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEPARTMENT_CODE_PATTERN, departmentOf, SYSTEM_ID_PATTERN } from '../identity/caller.js';
-import { policiesDir, schemasDir } from '../paths.js';
+import { departmentOf } from '../access/caller.js';
+import { policiesDir, schemasDir } from '../foundation/paths.js';
 import { loadCertificateFields } from '../policy/certificate-fields.js';
 import { effectivePolicy } from '../policy/effective-policy.js';
 import { formatPolicyProblem } from '../policy/policy-engine.js';
 import { compilePolicies, policyFilesIn, readPolicySources } from '../policy/policy-loader.js';
 import type { PolicyLoadResult } from '../policy/policy-types.js';
+import { DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 
 export interface PolicyCliContext {
   out?: (text: string) => void;

@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { existingAuditSecret, resolveAuditSecrets } from '../audit/audit.js';
 import { createAuditLog } from '../audit/audit-log.js';
-import { loadConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { createLogger } from '../logger.js';
-import { migrationsDir, projectRoot } from '../paths.js';
+import { loadConfig } from '../foundation/config.js';
+import { ConfigError } from '../foundation/errors.js';
+import { createLogger } from '../foundation/logger.js';
+import { migrationsDir, projectRoot } from '../foundation/paths.js';
+import { existingGatewaySecret, resolveGatewaySecrets } from '../foundation/secrets.js';
 import { runGatewayProcess } from '../server.js';
 import { migrate } from '../storage/migrations.js';
 import { openDatabase } from '../storage/open-database.js';
@@ -31,9 +31,9 @@ const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json
  */
 async function registryAuditKey(): Promise<string> {
   const config = loadConfig();
-  const existing = await existingAuditSecret(config, 'hmacKey');
+  const existing = await existingGatewaySecret(config, 'hmacKey');
   if (existing !== undefined) return existing;
-  if (config.databaseUrl === undefined) return (await resolveAuditSecrets(config)).hmacKey;
+  if (config.databaseUrl === undefined) return (await resolveGatewaySecrets(config)).hmacKey;
   throw new ConfigError([
     'SILOBRIDGE_AUDIT_HMAC_KEY is not set: registry changes are audited with the gateway’s key, so ' +
       'give this command the same SILOBRIDGE_AUDIT_HMAC_KEY (or _FILE) as the gateways.',

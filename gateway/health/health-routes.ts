@@ -3,7 +3,7 @@
  * reply consumer fetching, not shutting down); otherwise 503 problem JSON naming what is not ready.
  */
 import { Router } from 'express';
-import { ServiceUnavailableError } from '../errors.js';
+import { ServiceUnavailableError } from '../foundation/errors.js';
 
 export interface ReadinessCheck {
   name: string;

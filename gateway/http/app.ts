@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
-import { NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { NotFoundError, UnsupportedMediaTypeError } from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
 import { problemErrorHandler, problemTypeOf } from './problem.js';
 
 /** A caller-supplied request id is kept (for tracing across systems) only if it is short and plain. */

@@ -10,7 +10,7 @@ import {
   PayloadTooLargeError,
   PROBLEM_TYPE_BASE,
   UnsupportedMediaTypeError,
-} from '../errors.js';
+} from '../foundation/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

@@ -4,9 +4,9 @@
  * JSON naming the cause (and a `WWW-Authenticate` header), recording the refusal in the audit log.
  */
 import type { RequestHandler } from 'express';
+import type { Caller } from '../access/caller.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
-import type { Logger } from '../logger.js';
-import type { Caller } from './caller.js';
+import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource } from './credentials.js';
 import { isRefusal, recordRefusal } from './refusal-audit.js';
 import { TokenRejectedError } from './token-errors.js';

@@ -3,7 +3,7 @@
  * registry says now. The registry implements `CredentialSource`; tests can hand in a fixed map.
  */
 import type { KeyObject } from 'node:crypto';
-import type { Role } from './caller.js';
+import type { Role } from '../access/caller.js';
 import type { SigningAlgorithm } from './signing-keys.js';
 
 export interface RegisteredKey {

@@ -4,10 +4,11 @@
  * reaches the Express error middleware on its way to becoming problem JSON.
  */
 import type { ErrorRequestHandler, Request, Response } from 'express';
+import { type Caller, requesterOf } from '../access/caller.js';
 import type { AccessRefusedAuditEvent, AuditRecorder } from '../audit/audit-events.js';
-import { GatewayError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { type Caller, requesterOf, SYSTEM_ID_PATTERN } from './caller.js';
+import { GatewayError } from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
+import { SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import { TokenRejectedError } from './token-errors.js';
 
 const REFUSAL_STATUSES = new Set([401, 403, 429]);

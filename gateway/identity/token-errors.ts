@@ -3,7 +3,7 @@
  * expired token from a wrong audience or a key they forgot to register. Details name claims and key
  * ids, never key material or the token itself.
  */
-import { UnauthenticatedError } from './caller.js';
+import { UnauthenticatedError } from '../access/caller.js';
 
 export const TOKEN_PROBLEMS = [
   'token-missing',

@@ -9,7 +9,8 @@
  * and a retired key or a disabled system is refused on the next request.
  */
 import jwt from 'jsonwebtoken';
-import { type Caller, SYSTEM_ID_PATTERN } from './caller.js';
+import type { Caller } from '../access/caller.js';
+import { SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import type { CredentialSource, RegisteredKey, SystemCredentials } from './credentials.js';
 import { type ClaimedIdentity, TokenRejectedError } from './token-errors.js';
 import { type Json, parseToken, shown } from './token-parsing.js';

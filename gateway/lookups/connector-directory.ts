@@ -5,10 +5,11 @@
  * for a timeout. The heartbeat topic is compacted by `<department>/<instanceId>`, so reading it from
  * the beginning gives every instance's last state.
  */
-import type { Bus, Subscription } from '../bus/bus.js';
-import type { HeartbeatEnvelope } from '../catalog/envelopes.js';
+
 import type { SchemaCatalog } from '../catalog/schema-catalog.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../foundation/logger.js';
+import type { Bus, Subscription } from '../protocol/bus.js';
+import type { HeartbeatEnvelope } from '../protocol/envelopes.js';
 
 interface InstanceState {
   heartbeat: HeartbeatEnvelope;

@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { LookupRequest } from '../access/lookup-terms.js';
 import { describeSchemaErrors } from '../catalog/schema-errors.js';
-import { invalidInput } from '../errors.js';
-import { schemasDir } from '../paths.js';
-import type { LookupRequest } from './lookup-pipeline.js';
+import { invalidInput } from '../foundation/errors.js';
+import { schemasDir } from '../foundation/paths.js';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 const readSchema = (file: string) =>

@@ -6,10 +6,10 @@
  * GET /v1/connectors: the department connectors this gateway sees, live or not.
  */
 import { type RequestHandler, Router } from 'express';
+import { callerOf, requesterOf, requireRole } from '../access/caller.js';
+import type { Requester } from '../access/lookup-terms.js';
 import { asGatewayError, toProblem } from '../http/problem.js';
-import { callerOf, requesterOf, requireRole } from '../identity/caller.js';
 import type { ConnectorDirectory } from './connector-directory.js';
-import type { Requester } from './lookup-pipeline.js';
 import { parseBatchRequest } from './lookup-request.js';
 import type { LookupResult, LookupService } from './lookup-service.js';
 

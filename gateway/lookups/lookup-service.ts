@@ -6,9 +6,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from '../access/lookup-terms.js';
 import type { AuditRecorder, LookupAuditEvent } from '../audit/audit-events.js';
-import type { Bus, IncomingMessage } from '../bus/bus.js';
-import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../catalog/envelopes.js';
 import type { SchemaCatalog } from '../catalog/schema-catalog.js';
 import {
   BadGatewayError,
@@ -16,15 +15,16 @@ import {
   GatewayError,
   NotFoundError,
   ServiceUnavailableError,
-} from '../errors.js';
+} from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
 import { markAudited } from '../identity/refusal-audit.js';
-import type { Logger } from '../logger.js';
+import type { Bus, IncomingMessage } from '../protocol/bus.js';
+import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../protocol/envelopes.js';
+import type { SubjectKeyer } from '../protocol/subject-key.js';
+import { DEAD_LETTER_REASON_HEADER, type TopicNames } from '../protocol/topics.js';
 import type { ConnectorDirectory } from './connector-directory.js';
-import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from './lookup-pipeline.js';
 import { parseLookupRequest } from './lookup-request.js';
 import type { ReplyRouter } from './reply-router.js';
-import type { SubjectKeyer } from './subject-key.js';
-import { DEAD_LETTER_REASON_HEADER, type TopicNames } from './topics.js';
 
 export interface LookupResult {
   lookupId: string;

@@ -4,19 +4,19 @@
  */
 import type { RequestHandler, Router } from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { LookupPolicy } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
-import type { Bus } from '../bus/bus.js';
 import type { SchemaCatalog } from '../catalog/schema-catalog.js';
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../foundation/config.js';
+import type { Logger } from '../foundation/logger.js';
 import type { ReadinessCheck } from '../health/health-routes.js';
-import type { Logger } from '../logger.js';
+import type { Bus } from '../protocol/bus.js';
+import type { SubjectKeyer } from '../protocol/subject-key.js';
+import { ensureSharedTopics, topicNames } from '../protocol/topics.js';
 import { ConnectorDirectory } from './connector-directory.js';
-import type { LookupPolicy } from './lookup-pipeline.js';
 import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
 import { ReplyRouter } from './reply-router.js';
-import type { SubjectKeyer } from './subject-key.js';
-import { ensureSharedTopics, topicNames } from './topics.js';
 
 export interface LookupsOptions {
   config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs'>;

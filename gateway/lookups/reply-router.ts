@@ -4,10 +4,11 @@
  * header. A reply that arrives after its deadline is dropped and counted; one with an unknown
  * correlation id (another instance's, or forged) is ignored and counted.
  */
-import type { Bus, BusHeaders, IncomingMessage, Subscription } from '../bus/bus.js';
-import { GatewayTimeoutError, ServiceUnavailableError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { CORRELATION_HEADER, REPLY_TOPIC_HEADER } from './topics.js';
+
+import { GatewayTimeoutError, ServiceUnavailableError } from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
+import type { Bus, BusHeaders, IncomingMessage, Subscription } from '../protocol/bus.js';
+import { CORRELATION_HEADER, REPLY_TOPIC_HEADER } from '../protocol/topics.js';
 
 export interface ReplyRouterStats {
   lateReplies: number;

@@ -3,7 +3,7 @@
  * requester, with its matters, fields, masks, legal basis, validity and whether it is in force now.
  * For a department (no system), every grant of the department, each saying which systems it covers.
  */
-import type { Requester } from '../lookups/lookup-pipeline.js';
+import type { Requester } from '../access/lookup-terms.js';
 import { describeMaskRule } from './masking.js';
 import { appliesTo } from './policy-decision.js';
 import { DEFAULT_TIME_ZONE } from './policy-semantics.js';

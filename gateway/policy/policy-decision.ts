@@ -4,8 +4,9 @@
  * certificate type, for this matter, is that grant in force now, are the asked-for fields granted,
  * and is the requester within its rate. Then: allow, with the granted fields and the masks.
  */
-import { ForbiddenError, TooManyRequestsError } from '../errors.js';
-import type { LookupRequest, PolicyDecision, Requester } from '../lookups/lookup-pipeline.js';
+
+import type { LookupRequest, PolicyDecision, Requester } from '../access/lookup-terms.js';
+import { ForbiddenError, TooManyRequestsError } from '../foundation/errors.js';
 import type { CompiledGrant, PolicySet } from './policy-types.js';
 import type { RateLimiter } from './rate-limiter.js';
 

@@ -5,10 +5,10 @@
  * previous set stays in force and the problems are logged. Nothing is ever half-applied.
  */
 import { type FSWatcher, watch as watchFolder } from 'node:fs';
+import type { LookupPolicy, Requester } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
-import type { Logger } from '../logger.js';
-import type { LookupPolicy, Requester } from '../lookups/lookup-pipeline.js';
-import { schemasDir } from '../paths.js';
+import type { Logger } from '../foundation/logger.js';
+import { schemasDir } from '../foundation/paths.js';
 import { type CertificateFields, loadCertificateFields } from './certificate-fields.js';
 import { type EffectivePolicy, effectivePolicy } from './effective-policy.js';
 import { decide } from './policy-decision.js';

@@ -9,22 +9,22 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { LineCounter, parseDocument } from 'yaml';
-import { policiesDir } from '../paths.js';
+import { policiesDir } from '../foundation/paths.js';
 import type { CertificateFields } from './certificate-fields.js';
 import { checkAcrossFiles, compileDocument, type ParsedPolicy } from './policy-semantics.js';
-import type { PolicyDocument, PolicyFileInfo, PolicyLoadResult, PolicyProblem } from './policy-types.js';
+import type {
+  PolicyDocument,
+  PolicyFileInfo,
+  PolicyLoadResult,
+  PolicyProblem,
+  PolicySource,
+} from './policy-types.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on `.default`.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 export const POLICY_SCHEMA_FILE = path.join(policiesDir, 'policy.schema.json');
 const POLICY_FILE = /^[^.].*\.(ya?ml|json)$/;
-
-export interface PolicySource {
-  /** Name shown in problems (the file name inside the policies folder). */
-  file: string;
-  text: string;
-}
 
 export interface CompileOptions {
   /** Known certificate types and their fields; undefined skips those checks. */

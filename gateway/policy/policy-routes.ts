@@ -5,17 +5,10 @@
  * GET /v1/policies: the policy set in force (revision, files, policies), for `admin` and `audit`.
  */
 import { type RequestHandler, Router } from 'express';
-import { BadRequestError } from '../errors.js';
-import {
-  callerOf,
-  DEPARTMENT_CODE_PATTERN,
-  departmentOf,
-  hasAnyRole,
-  MissingRoleError,
-  requireRole,
-  SYSTEM_ID_PATTERN,
-} from '../identity/caller.js';
-import type { Requester } from '../lookups/lookup-pipeline.js';
+import { callerOf, departmentOf, hasAnyRole, MissingRoleError, requireRole } from '../access/caller.js';
+import type { Requester } from '../access/lookup-terms.js';
+import { BadRequestError } from '../foundation/errors.js';
+import { DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import type { PolicyEngine } from './policy-engine.js';
 
 export interface PolicyRouterOptions {

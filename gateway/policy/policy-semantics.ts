@@ -6,8 +6,13 @@
  */
 import type { CertificateFields } from './certificate-fields.js';
 import { createMasker, type MaskRule, parseMaskPath } from './masking.js';
-import type { PolicySource } from './policy-loader.js';
-import type { CompiledGrant, CompiledPolicy, PolicyDocument, PolicyProblem } from './policy-types.js';
+import type {
+  CompiledGrant,
+  CompiledPolicy,
+  PolicyDocument,
+  PolicyProblem,
+  PolicySource,
+} from './policy-types.js';
 
 export const DEFAULT_TIME_ZONE = '+08:00';
 const DAY_MS = 86_400_000;

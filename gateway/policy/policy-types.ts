@@ -85,3 +85,9 @@ export interface PolicyProblem {
 }
 
 export type PolicyLoadResult = { ok: true; set: PolicySet } | { ok: false; problems: PolicyProblem[] };
+
+export interface PolicySource {
+  /** Name shown in problems (the file name inside the policies folder). */
+  file: string;
+  text: string;
+}

@@ -5,7 +5,7 @@
  * a restart reuses what exists, and repairs a system whose key file went missing with a fresh key.
  */
 import path from 'node:path';
-import type { Role } from '../identity/caller.js';
+import type { Role } from '../access/caller.js';
 import { readKeyFile, writePrivateKeyFile } from '../identity/key-files.js';
 import { generateKeyPair, type ParsedPublicKey, publicHalf } from '../identity/signing-keys.js';
 import type { Registry, SystemWithKeys } from './registry.js';

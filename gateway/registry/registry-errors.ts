@@ -1,5 +1,5 @@
 /** Registry problems beyond the shared hierarchy: conflicts with what is already registered. */
-import { GatewayError, type ProblemExtensions } from '../errors.js';
+import { GatewayError, type ProblemExtensions } from '../foundation/errors.js';
 
 export class ConflictError extends GatewayError {
   constructor(detail: string, problem: string, extensions: ProblemExtensions = {}) {

@@ -3,9 +3,9 @@
  * registry itself; here only their shape.
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { ROLES } from '../access/caller.js';
 import { describeSchemaErrors } from '../catalog/schema-errors.js';
-import { invalidInput } from '../errors.js';
-import { ROLES } from '../identity/caller.js';
+import { invalidInput } from '../foundation/errors.js';
 import { SIGNING_ALGORITHMS } from '../identity/signing-keys.js';
 import type { NewKey, NewSystem, SystemChanges } from './registry.js';
 import type { Department } from './registry-store.js';

@@ -14,7 +14,6 @@
  *   DELETE /v1/systems/{dept}/{system}/keys/{kid}     admin, the system itself (retires the key)
  */
 import { type Request, type RequestHandler, type Response, Router } from 'express';
-import { NotFoundError } from '../errors.js';
 import {
   type Caller,
   callerOf,
@@ -22,7 +21,8 @@ import {
   MissingRoleError,
   type Role,
   requireRole,
-} from '../identity/caller.js';
+} from '../access/caller.js';
+import { NotFoundError } from '../foundation/errors.js';
 import type { Registry, StoredKey, SystemWithKeys } from './registry.js';
 import { parseDepartment, parseNewKey, parseNewSystem, parseSystemChanges } from './registry-requests.js';
 

@@ -3,7 +3,7 @@
  * parameterised statements on a `Queryable`, so the service can run several in one transaction; the
  * same SQL runs on PostgreSQL and PGlite.
  */
-import type { Role } from '../identity/caller.js';
+import type { Role } from '../access/caller.js';
 import type { PublicJwk, SigningAlgorithm } from '../identity/signing-keys.js';
 import type { Queryable } from '../storage/database.js';
 

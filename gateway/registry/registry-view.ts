@@ -6,10 +6,10 @@
  * `refreshIntervalMs` (0 = on every request) before the view is trusted again.
  */
 import type { KeyObject } from 'node:crypto';
-import { ServiceUnavailableError } from '../errors.js';
+import { ServiceUnavailableError } from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource, RegisteredKey, SystemCredentials } from '../identity/credentials.js';
 import { publicKeyObject } from '../identity/signing-keys.js';
-import type { Logger } from '../logger.js';
 import type { Database } from '../storage/database.js';
 import { listKeys, listSystems, registryRevision } from './registry-store.js';
 

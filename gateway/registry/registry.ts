@@ -3,12 +3,13 @@
  * recorded in the audit log (`registry-change`), and visible to authentication on the next request.
  * `actor` is who made the change: a system id, or e.g. `cli:<user>` for the operator's command line.
  */
+
+import { departmentOf, type Role } from '../access/caller.js';
 import type { AuditRecorder, ChangeAuditEvent } from '../audit/audit-events.js';
-import { BadRequestError, NotFoundError } from '../errors.js';
-import { departmentOf, type Role } from '../identity/caller.js';
+import { BadRequestError, NotFoundError } from '../foundation/errors.js';
+import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource } from '../identity/credentials.js';
 import { type ParsedPublicKey, parsePublicJwk } from '../identity/signing-keys.js';
-import type { Logger } from '../logger.js';
 import type { Database, Queryable } from '../storage/database.js';
 import { ConflictError, isUniqueViolation } from './registry-errors.js';
 import type { Department, RegisteredSystem, StoredKey } from './registry-store.js';

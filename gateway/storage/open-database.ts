@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../foundation/config.js';
 import type { Database } from './database.js';
 import { createPgliteDatabase } from './pglite-database.js';
 import { createPostgresDatabase } from './postgres-database.js';

@@ -12,15 +12,15 @@ import { randomBytes } from 'node:crypto';
 import type { AuditEvent, AuditRecorder } from '../../gateway/audit/audit-events.js';
 import { createAuditLog } from '../../gateway/audit/audit-log.js';
 import { verifyAuditLog } from '../../gateway/audit/audit-verify.js';
-import { createLogger } from '../../gateway/logger.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
+import { migrationsDir } from '../../gateway/foundation/paths.js';
 import {
   LookupService,
   type LookupServiceDependencies,
   recordDigest,
 } from '../../gateway/lookups/lookup-service.js';
-import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
-import { topicNames } from '../../gateway/lookups/topics.js';
-import { migrationsDir } from '../../gateway/paths.js';
+import { unkeyedSubjectKey } from '../../gateway/protocol/subject-key.js';
+import { topicNames } from '../../gateway/protocol/topics.js';
 import { createResponseSigner } from '../../gateway/signing/response-signer.js';
 import { openSigningKeyRing } from '../../gateway/signing/signing-keys.js';
 import type { Database } from '../../gateway/storage/database.js';

@@ -9,6 +9,7 @@
  * view on embedded PGlite, with the default 1 s revision check and with a check on every request.
  */
 
+import { migrationsDir } from '../../gateway/foundation/paths.js';
 import type { CredentialSource, SystemCredentials } from '../../gateway/identity/credentials.js';
 import {
   generateKeyPair,
@@ -18,7 +19,6 @@ import {
 } from '../../gateway/identity/signing-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createTokenVerifier } from '../../gateway/identity/token-verifier.js';
-import { migrationsDir } from '../../gateway/paths.js';
 import { createRegistry } from '../../gateway/registry/registry.js';
 import { migrate } from '../../gateway/storage/migrations.js';
 import { createPgliteDatabase } from '../../gateway/storage/pglite-database.js';

@@ -12,7 +12,7 @@ import {
   type SubscribeOptions,
   type Subscription,
   UnknownTopicError,
-} from '../../gateway/bus/bus.js';
+} from '../../gateway/protocol/bus.js';
 
 export type MakeBus = (logger: BusLogger) => Bus | Promise<Bus>;
 

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LookupOutcome } from '../../gateway/access/lookup-terms.js';
 import type { AuditEvent } from '../../gateway/audit/audit-events.js';
 import { type AuditLog, createAuditLog } from '../../gateway/audit/audit-log.js';
 import { verifyAuditLog } from '../../gateway/audit/audit-verify.js';
 import { createSubjectHasher } from '../../gateway/audit/subject-hash.js';
-import { createLogger } from '../../gateway/logger.js';
-import type { LookupOutcome } from '../../gateway/lookups/lookup-pipeline.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import { openSigningKeyRing, type SigningKeyRing } from '../../gateway/signing/signing-keys.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';

@@ -7,15 +7,16 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { RequestHandler } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Audit, startAudit } from '../../gateway/audit/audit.js';
+import type { Caller, Role } from '../../gateway/access/caller.js';
+import type { Audit } from '../../gateway/audit/audit.js';
 import type { AuditEvent } from '../../gateway/audit/audit-events.js';
 import { verifyExport } from '../../gateway/audit/audit-verify.js';
-import { drawSample } from '../../gateway/audit/review-sampling.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import { createApp } from '../../gateway/http/app.js';
-import type { Caller, Role } from '../../gateway/identity/caller.js';
-import { createLogger } from '../../gateway/logger.js';
+import { drawSample } from '../../gateway/review/review-sampling.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { type AuditHarness, startAuditHarness } from '../support/audit-harness.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const ID_NUMBER = '11010519491231002X';
@@ -64,6 +65,7 @@ function lookup(index: number, overrides: Partial<Extract<AuditEvent, { kind: 'l
 describe('the data officers’ audit API', () => {
   let testDb: TestDatabase;
   let database: Database;
+  let harness: AuditHarness;
   let audit: Audit;
   let server: Server;
   let base: string;
@@ -91,11 +93,8 @@ describe('the data officers’ audit API', () => {
     testDb = await createTestDatabase();
     database = createPostgresDatabase({ connectionString: testDb.url });
     dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-audit-routes-'));
-    audit = await startAudit({
-      config: { dataDir, auditCheckpointEvery: 25 },
-      database,
-      logger: createLogger('silent'),
-    });
+    harness = await startAuditHarness(database, dataDir, { auditCheckpointEvery: 25 });
+    audit = harness.audit;
     for (let index = 1; index <= 60; index += 1) await audit.log.record(lookup(index));
     await audit.log.record(
       lookup(61, {
@@ -117,7 +116,7 @@ describe('the data officers’ audit API', () => {
       logger: createLogger('silent'),
       bodyLimitBytes: 65536,
       middleware: [testCaller],
-      routers: [audit.jwksRouter, audit.router],
+      routers: harness.routers,
     });
     server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -125,7 +124,7 @@ describe('the data officers’ audit API', () => {
   });
   afterAll(async () => {
     await new Promise((resolve) => server?.close(resolve));
-    await audit?.stop();
+    await harness?.stop();
     await database?.close();
     await testDb?.drop();
     await rm(dataDir, { recursive: true, force: true });
@@ -424,7 +423,7 @@ describe('the data officers’ audit API', () => {
     const jwks = (await response.json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys).toEqual([
       {
-        kid: audit.keys.activeKid,
+        kid: harness.signing.keys.activeKid,
         kty: 'EC',
         crv: 'P-256',
         alg: 'ES256',

@@ -9,7 +9,7 @@ import { type ChainRow, chainHash, GENESIS_HASH } from '../../gateway/audit/audi
 import { createAuditLog } from '../../gateway/audit/audit-log.js';
 import { verifyAuditLog } from '../../gateway/audit/audit-verify.js';
 import { registerAuditCommands } from '../../gateway/cli/audit-commands.js';
-import { createLogger } from '../../gateway/logger.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import { openSigningKeyRing } from '../../gateway/signing/signing-keys.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 import type { RunningGateway } from '../../gateway/gateway.js';
-import { projectRoot } from '../../gateway/paths.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
 import {
   createTestGatewayEnvironment,

@@ -8,10 +8,10 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { CertificateHandler } from '../../connectors/runtime/certificate-handler.js';
 import { type Connector, createConnector } from '../../connectors/runtime/connector-runtime.js';
 import { createLookupRequester, type LookupRequester } from '../../connectors/testing/lookup-requester.js';
-import type { Bus } from '../../gateway/bus/bus.js';
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
-import type { LookupReplyEnvelope } from '../../gateway/catalog/envelopes.js';
-import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/lookups/topics.js';
+import type { Bus } from '../../gateway/protocol/bus.js';
+import type { LookupReplyEnvelope } from '../../gateway/protocol/envelopes.js';
+import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/protocol/topics.js';
 
 const brokers = inject('kafkaBrokers').split(',');
 const logger = pino({ level: 'silent' });

@@ -9,11 +9,11 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createLookupRequester, type LookupRequester } from '../../connectors/testing/lookup-requester.js';
-import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
 import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
-import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/lookups/topics.js';
-import { projectRoot, schemasDir } from '../../gateway/paths.js';
+import { projectRoot, schemasDir } from '../../gateway/foundation/paths.js';
+import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/protocol/topics.js';
 import { PURPOSE } from '../support/lookup-fixtures.js';
 import { createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
 

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresTableHandler } from '../../connectors/adapters/postgres-table-adapter.js';
 import { LookupFailure } from '../../connectors/runtime/certificate-handler.js';
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 function request(subject: Record<string, unknown>, fields?: string[]): LookupRequestEnvelope {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { projectRoot } from '../../gateway/paths.js';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 import { environmentOf, filledEnvFile, resolveCompose } from '../support/compose.js';
 import { readImageStage } from '../support/dockerfile.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../gateway/config.js';
+import { loadConfig } from '../../gateway/foundation/config.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
-import { createLogger } from '../../gateway/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const PROBLEM = 'https://silobridge.dev/problems/';

@@ -6,9 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
-import { createKafkaBus, KafkaAuthenticationError, type KafkaSecurity } from '../../gateway/bus/kafka-bus.js';
-import { loadConfig } from '../../gateway/config.js';
+import { createKafkaBus, KafkaAuthenticationError } from '../../gateway/bus/kafka-bus.js';
+import type { KafkaSecurity } from '../../gateway/foundation/config.js';
+import { loadConfig } from '../../gateway/foundation/config.js';
+import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
 import { createRecordingLogger, uniqueName, waitLong } from '../contract/bus-contract.js';
 import { type KafkaBroker, startKafkaBroker } from '../kafka/kafka-broker.js';
 

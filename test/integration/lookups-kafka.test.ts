@@ -2,21 +2,20 @@
  * Certificate lookups end to end over a real Kafka broker: gateway instances and department connectors
  * on their own Kafka clients, as in production, with a topic prefix of their own.
  */
+
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { CertificateHandler } from '../../connectors/runtime/certificate-handler.js';
 import { type Connector, createConnector } from '../../connectors/runtime/connector-runtime.js';
-import {
-  type SampleConnectors,
-  startAllSampleConnectors,
-} from '../../connectors/samples/run-sample-connector.js';
 import { createSampleHandlers } from '../../connectors/samples/sample-connectors.js';
-import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
 import { usccCheckChar } from '../../gateway/catalog/identifiers.js';
+import { type SampleConnectors, startAllSampleConnectors } from '../../gateway/demo/run-sample-connector.js';
+import { sampleSeedDir } from '../../gateway/foundation/paths.js';
 import type { RunningGateway } from '../../gateway/gateway.js';
-import { CORRELATION_HEADER, DEAD_LETTER_REASON_HEADER, topicNames } from '../../gateway/lookups/topics.js';
+import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import { CORRELATION_HEADER, DEAD_LETTER_REASON_HEADER, topicNames } from '../../gateway/protocol/topics.js';
 import { CERTIFICATE_TYPES, lookupBody, PURPOSE } from '../support/lookup-fixtures.js';
 import {
   createTestGatewayEnvironment,
@@ -33,7 +32,9 @@ const TIMEOUT_MS = 1500;
 
 /** How the civil-affairs connector answers: the sample data, a broken record, or too slowly. */
 let civilAffairsMode: 'sample' | 'invalid-record' | 'slow' = 'sample';
-const sampleMarriages = createSampleHandlers('civil-affairs')['marriage-certificate'] as CertificateHandler;
+const sampleMarriages = createSampleHandlers('civil-affairs', sampleSeedDir)[
+  'marriage-certificate'
+] as CertificateHandler;
 const civilAffairs: CertificateHandler = {
   schemaVersion: 1,
   async lookup(request, signal) {

@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { migrationsDir } from '../../gateway/paths.js';
+import { migrationsDir } from '../../gateway/foundation/paths.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { migrate, readMigrations } from '../../gateway/storage/migrations.js';
 import { createPgliteDatabase } from '../../gateway/storage/pglite-database.js';

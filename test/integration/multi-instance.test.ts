@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { projectRoot } from '../../gateway/paths.js';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 import {
   type ConnectorProcess,
   cliEntry,

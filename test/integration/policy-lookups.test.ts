@@ -12,22 +12,22 @@ import path from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, LookupAuditEvent } from '../../gateway/audit/audit-events.js';
-import type { IncomingMessage } from '../../gateway/bus/bus.js';
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
+import { policiesDir, schemasDir } from '../../gateway/foundation/paths.js';
 import { problemErrorHandler } from '../../gateway/http/problem.js';
 import { createAuthenticator } from '../../gateway/identity/authenticator.js';
 import { createRefusalAuditMiddleware } from '../../gateway/identity/refusal-audit.js';
 import { privateSigningKey } from '../../gateway/identity/signing-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
-import { createLogger } from '../../gateway/logger.js';
 import { createLookupRouter } from '../../gateway/lookups/lookup-routes.js';
 import { LookupService } from '../../gateway/lookups/lookup-service.js';
-import { unkeyedSubjectKey } from '../../gateway/lookups/subject-key.js';
-import { topicNames } from '../../gateway/lookups/topics.js';
-import { policiesDir, schemasDir } from '../../gateway/paths.js';
 import { loadCertificateFields } from '../../gateway/policy/certificate-fields.js';
 import { createPolicyEngine, type PolicyEngine } from '../../gateway/policy/policy-engine.js';
 import { createPolicyRouter } from '../../gateway/policy/policy-routes.js';
+import type { IncomingMessage } from '../../gateway/protocol/bus.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import { unkeyedSubjectKey } from '../../gateway/protocol/subject-key.js';
+import { topicNames } from '../../gateway/protocol/topics.js';
 import {
   bootstrapDemo,
   type DemoBootstrapResult,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../gateway/audit/audit-events.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import { problemErrorHandler } from '../../gateway/http/problem.js';
 import { type Authenticator, createAuthenticator } from '../../gateway/identity/authenticator.js';
 import { createRefusalAuditMiddleware } from '../../gateway/identity/refusal-audit.js';
@@ -13,7 +14,6 @@ import {
   type SigningAlgorithm,
 } from '../../gateway/identity/signing-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
-import { createLogger } from '../../gateway/logger.js';
 import { createRegistry, type Registry } from '../../gateway/registry/registry.js';
 import { createRegistryRouter } from '../../gateway/registry/registry-routes.js';
 import type { Database } from '../../gateway/storage/database.js';

@@ -2,7 +2,7 @@
  * Every environment variable gateway/config.ts reads, found by watching what loadConfig() asks an
  * environment for (not by a list kept by hand, which would drift from the code).
  */
-import { loadConfig } from '../../gateway/config.js';
+import { loadConfig } from '../../gateway/foundation/config.js';
 
 export function configVariables(): Set<string> {
   const read = new Set<string>();

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../gateway/paths.js';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 
 export const cliEntry = path.join(projectRoot, 'dist', 'gateway', 'cli', 'silobridge.js');
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../gateway/paths.js';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 
 export const dockerfilePath = path.join(projectRoot, 'gateway', 'Dockerfile');
 

@@ -6,10 +6,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
+import { schemasDir } from '../../gateway/foundation/paths.js';
 import { readKeyFile } from '../../gateway/identity/key-files.js';
 import { privateSigningKey } from '../../gateway/identity/signing-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
-import { schemasDir } from '../../gateway/paths.js';
 import { demoKeyFile } from '../../gateway/registry/demo-bootstrap.js';
 
 export const TEST_REQUESTER = 'service-centre/approval';

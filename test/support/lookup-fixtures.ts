@@ -1,5 +1,7 @@
 /** Lookup bodies built from the sample connectors' seed data, so they really find records. */
+
 import { readSeed } from '../../connectors/samples/sample-connectors.js';
+import { sampleSeedDir } from '../../gateway/foundation/paths.js';
 import { TEST_MATTER } from './gateway-auth.js';
 
 export const CERTIFICATE_TYPES = [
@@ -16,7 +18,7 @@ const seeds = new Map<string, ReturnType<typeof readSeed>>();
 function seed(certificateType: string) {
   let entries = seeds.get(certificateType);
   if (!entries) {
-    entries = readSeed(certificateType);
+    entries = readSeed(certificateType, sampleSeedDir);
     seeds.set(certificateType, entries);
   }
   return entries;

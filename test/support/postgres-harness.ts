@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { migrationsDir } from '../../gateway/paths.js';
+import { migrationsDir } from '../../gateway/foundation/paths.js';
 import { migrate } from '../../gateway/storage/migrations.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { loadConfig } from '../../gateway/config.js';
+import { loadConfig } from '../../gateway/foundation/config.js';
 import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
 import { demoToken, writeTestPolicy } from './gateway-auth.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';

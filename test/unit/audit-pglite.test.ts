@@ -2,21 +2,23 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Audit, secretFiles, startAudit } from '../../gateway/audit/audit.js';
+import type { Audit } from '../../gateway/audit/audit.js';
 import { exportAuditLog } from '../../gateway/audit/audit-export.js';
 import { searchEvents } from '../../gateway/audit/audit-query.js';
 import { verifyAuditLog, verifyExport } from '../../gateway/audit/audit-verify.js';
-import { drawSample } from '../../gateway/audit/review-sampling.js';
-import { drawReviewSample } from '../../gateway/audit/review-store.js';
-import { createLogger } from '../../gateway/logger.js';
-import { migrationsDir } from '../../gateway/paths.js';
+import { migrationsDir } from '../../gateway/foundation/paths.js';
+import { secretFiles } from '../../gateway/foundation/secrets.js';
+import { drawSample } from '../../gateway/review/review-sampling.js';
+import { drawReviewSample } from '../../gateway/review/review-store.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { migrate } from '../../gateway/storage/migrations.js';
 import { createPgliteDatabase } from '../../gateway/storage/pglite-database.js';
+import { type AuditHarness, startAuditHarness } from '../support/audit-harness.js';
 
 // The embedded database `npm start` uses runs the same SQL: chain, search, sampling, export, verify.
 describe('the audit log on embedded PGlite', () => {
   let database: Database;
+  let harness: AuditHarness;
   let audit: Audit;
   let dataDir: string;
 
@@ -24,14 +26,11 @@ describe('the audit log on embedded PGlite', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-audit-pglite-'));
     database = await createPgliteDatabase(undefined);
     await migrate(database, migrationsDir);
-    audit = await startAudit({
-      config: { dataDir, auditCheckpointEvery: 10 },
-      database,
-      logger: createLogger('silent'),
-    });
+    harness = await startAuditHarness(database, dataDir, { auditCheckpointEvery: 10 });
+    audit = harness.audit;
   });
   afterAll(async () => {
-    await audit?.stop();
+    await harness?.stop();
     await database?.close();
     await rm(dataDir, { recursive: true, force: true });
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InputReader } from '../../gateway/audit/audit-input.js';
 import { readFilters, readPage, textArray, whereClause } from '../../gateway/audit/audit-query.js';
-import { BadRequestError } from '../../gateway/errors.js';
+import { BadRequestError } from '../../gateway/foundation/errors.js';
+import { InputReader } from '../../gateway/http/input-reader.js';
 
 function parse(query: Record<string, unknown>) {
   const reader = new InputReader(query);

@@ -5,7 +5,7 @@ import {
   drawSample,
   populationDigest,
   sampleRank,
-} from '../../gateway/audit/review-sampling.js';
+} from '../../gateway/review/review-sampling.js';
 
 const population = Array.from({ length: 200 }, (_, index) => index + 1);
 

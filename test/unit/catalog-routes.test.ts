@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogRouter } from '../../gateway/catalog/catalog-routes.js';
 import { createSchemaAjv, loadSchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
+import { schemasDir } from '../../gateway/foundation/paths.js';
 import { createApp } from '../../gateway/http/app.js';
-import { createLogger } from '../../gateway/logger.js';
-import { schemasDir } from '../../gateway/paths.js';
 
 let server: Server;
 let base: string;

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../gateway/config.js';
-import { ConfigError } from '../../gateway/errors.js';
+import { loadConfig } from '../../gateway/foundation/config.js';
+import { ConfigError } from '../../gateway/foundation/errors.js';
 
 describe('loadConfig', () => {
   it('runs the embedded default when nothing is set', () => {

@@ -1,9 +1,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Bus } from '../../gateway/bus/bus.js';
-import type { HeartbeatEnvelope } from '../../gateway/catalog/envelopes.js';
 import type { SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
 import { ConnectorDirectory } from '../../gateway/lookups/connector-directory.js';
+import type { Bus } from '../../gateway/protocol/bus.js';
+import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
 
 const T0 = Date.parse('2026-11-27T08:00:00Z');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFixtureHandler } from '../../connectors/adapters/fixture-adapter.js';
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 
 function request(subject: Record<string, unknown>): LookupRequestEnvelope {
   return {

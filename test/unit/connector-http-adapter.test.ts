@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../connectors/adapters/http-adapter.js';
-import type { LookupRequestEnvelope } from '../../gateway/catalog/envelopes.js';
+import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 
 function request(subject: Record<string, unknown>): LookupRequestEnvelope {
   return {

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { EnvelopeName } from '../../gateway/catalog/envelopes.js';
 import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
-import { topicNames } from '../../gateway/lookups/topics.js';
-import { projectRoot, schemasDir } from '../../gateway/paths.js';
+import { projectRoot, schemasDir } from '../../gateway/foundation/paths.js';
+import type { EnvelopeName } from '../../gateway/protocol/envelopes.js';
+import { topicNames } from '../../gateway/protocol/topics.js';
 
 const doc = readFileSync(path.join(projectRoot, 'docs', 'protocol.md'), 'utf8');
 const examples = [...doc.matchAll(/```json\n([\s\S]*?)\n```/g)].map((match) => JSON.parse(match[1] ?? ''));

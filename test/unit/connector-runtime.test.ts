@@ -8,10 +8,10 @@ import {
   createConnector,
 } from '../../connectors/runtime/connector-runtime.js';
 import { createLookupRequester, type LookupRequester } from '../../connectors/testing/lookup-requester.js';
-import type { Bus, IncomingMessage } from '../../gateway/bus/bus.js';
 import { createInProcessBus } from '../../gateway/bus/in-process-bus.js';
-import type { HeartbeatEnvelope } from '../../gateway/catalog/envelopes.js';
-import { topicNames } from '../../gateway/lookups/topics.js';
+import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
+import { topicNames } from '../../gateway/protocol/topics.js';
 
 const DEPARTMENT = 'market-regulation';
 const LICENCE = { unifiedSocialCreditCode: '91350100M000100Y43', name: 'Fuzhou Minjiang Tea Co., Ltd.' };

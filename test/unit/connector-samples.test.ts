@@ -2,20 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FixtureEntry, matchesSubject } from '../../connectors/adapters/fixture-adapter.js';
+import { readSeed, SAMPLE_SCHEMA_VERSION } from '../../connectors/samples/sample-connectors.js';
+import { SAMPLE_DEPARTMENTS } from '../../connectors/samples/sample-departments.js';
+import { createLookupRequester, type LookupRequester } from '../../connectors/testing/lookup-requester.js';
+import { createInProcessBus } from '../../gateway/bus/in-process-bus.js';
+import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
 import {
   runSampleConnector,
   type SampleConnectors,
   startAllSampleConnectors,
-} from '../../connectors/samples/run-sample-connector.js';
-import { readSeed, SAMPLE_SCHEMA_VERSION } from '../../connectors/samples/sample-connectors.js';
-import { SAMPLE_DEPARTMENTS } from '../../connectors/samples/sample-departments.js';
-import { createLookupRequester, type LookupRequester } from '../../connectors/testing/lookup-requester.js';
-import type { Bus } from '../../gateway/bus/bus.js';
-import { createInProcessBus } from '../../gateway/bus/in-process-bus.js';
-import type { HeartbeatEnvelope } from '../../gateway/catalog/envelopes.js';
-import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
-import { topicNames } from '../../gateway/lookups/topics.js';
-import { schemasDir } from '../../gateway/paths.js';
+} from '../../gateway/demo/run-sample-connector.js';
+import { sampleSeedDir, schemasDir } from '../../gateway/foundation/paths.js';
+import type { Bus } from '../../gateway/protocol/bus.js';
+import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
+import { topicNames } from '../../gateway/protocol/topics.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -88,7 +88,7 @@ describe('sample department connectors', () => {
   for (const department of SAMPLE_DEPARTMENTS) {
     for (const certificateType of department.certificateTypes) {
       it(`${department.code} answers every ${certificateType} seed record by each of its identifiers`, async () => {
-        const seed = readSeed(certificateType);
+        const seed = readSeed(certificateType, sampleSeedDir);
         expect(seed.length).toBeGreaterThanOrEqual(5);
         for (const entry of seed) {
           for (const subject of subjectsOf(entry)) {

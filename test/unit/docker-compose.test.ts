@@ -11,8 +11,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '../../gateway/config.js';
-import { projectRoot } from '../../gateway/paths.js';
+import { loadConfig } from '../../gateway/foundation/config.js';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 import {
   type ComposeFile,
   type ComposeService,

@@ -1,9 +1,10 @@
 import { createHmac, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Role } from '../../gateway/access/caller.js';
 import type { AuditEvent } from '../../gateway/audit/audit-events.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import { createAuthenticator } from '../../gateway/identity/authenticator.js';
-import type { Role } from '../../gateway/identity/caller.js';
 import type { CredentialSource, SystemCredentials } from '../../gateway/identity/credentials.js';
 import {
   type GeneratedKeyPair,
@@ -16,7 +17,6 @@ import {
 import { TokenRejectedError } from '../../gateway/identity/token-errors.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createTokenVerifier } from '../../gateway/identity/token-verifier.js';
-import { createLogger } from '../../gateway/logger.js';
 
 const AUDIENCE = 'silobridge';
 const SYSTEM = 'service-centre/approval';

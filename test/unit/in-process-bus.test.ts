@@ -3,8 +3,8 @@
  * at once, delivery never inside publish, rebalancing when members come and go).
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { IncomingMessage } from '../../gateway/bus/bus.js';
 import { createInProcessBus, type InProcessBus } from '../../gateway/bus/in-process-bus.js';
+import type { IncomingMessage } from '../../gateway/protocol/bus.js';
 import { createRecordingLogger, describeBusContract, uniqueName } from '../contract/bus-contract.js';
 
 describeBusContract('InProcessBus', (logger) => createInProcessBus({ logger }));

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../gateway/paths.js';
+import { projectRoot } from '../../gateway/foundation/paths.js';
 import { configVariables } from '../support/config-variables.js';
 
 const guide = readFileSync(path.join(projectRoot, 'docs', 'operations.md'), 'utf8');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerPolicyCommands } from '../../gateway/cli/policy-commands.js';
-import { policiesDir } from '../../gateway/paths.js';
+import { policiesDir } from '../../gateway/foundation/paths.js';
 
 const dirs: string[] = [];
 afterEach(async () => {

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LookupRequest, Requester } from '../../gateway/access/lookup-terms.js';
 import type { AuditEvent } from '../../gateway/audit/audit-events.js';
-import { ForbiddenError, TooManyRequestsError } from '../../gateway/errors.js';
-import { createLogger } from '../../gateway/logger.js';
-import type { LookupRequest, Requester } from '../../gateway/lookups/lookup-pipeline.js';
+import { ForbiddenError, TooManyRequestsError } from '../../gateway/foundation/errors.js';
+import { createLogger } from '../../gateway/foundation/logger.js';
 import {
   createPolicyEngine,
   type PolicyEngine,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../gateway/audit/audit-events.js';
-import { migrationsDir } from '../../gateway/paths.js';
+import { migrationsDir } from '../../gateway/foundation/paths.js';
 import { bootstrapDemo } from '../../gateway/registry/demo-bootstrap.js';
 import { createRegistry, type Registry } from '../../gateway/registry/registry.js';
 import type { Database } from '../../gateway/storage/database.js';

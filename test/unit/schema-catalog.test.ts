@@ -2,12 +2,6 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  EnvelopeName,
-  HeartbeatEnvelope,
-  LookupReplyEnvelope,
-  LookupRequestEnvelope,
-} from '../../gateway/catalog/envelopes.js';
 import {
   createSchemaAjv,
   loadSchemaCatalog,
@@ -15,7 +9,13 @@ import {
   SchemaCatalogError,
   type Verdict,
 } from '../../gateway/catalog/schema-catalog.js';
-import { projectRoot, schemasDir } from '../../gateway/paths.js';
+import { projectRoot, schemasDir } from '../../gateway/foundation/paths.js';
+import type {
+  EnvelopeName,
+  HeartbeatEnvelope,
+  LookupReplyEnvelope,
+  LookupRequestEnvelope,
+} from '../../gateway/protocol/envelopes.js';
 
 const SEED_DIR = path.join(projectRoot, 'connectors', 'samples', 'seed');
 const TYPES = [

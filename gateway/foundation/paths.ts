@@ -20,3 +20,4 @@ export const projectRoot = findProjectRoot(path.dirname(fileURLToPath(import.met
 export const schemasDir = path.join(projectRoot, 'schemas');
 export const policiesDir = path.join(projectRoot, 'policies');
 export const migrationsDir = path.join(projectRoot, 'gateway', 'storage', 'migrations');
+export const sampleSeedDir = path.join(projectRoot, 'connectors', 'samples', 'seed');

@@ -36,4 +36,5 @@ export interface LookupPolicy {
   authorize(requester: Requester, request: LookupRequest, provider: string): Promise<PolicyDecision>;
 }
 
-export type LookupOutcome = 'granted' | 'denied' | 'not-found' | 'failed' | 'timed-out' | 'invalid';
+export const LOOKUP_OUTCOMES = ['granted', 'denied', 'not-found', 'failed', 'timed-out', 'invalid'] as const;
+export type LookupOutcome = (typeof LOOKUP_OUTCOMES)[number];

@@ -1,5 +1,5 @@
 /**
- * Review sampling for data officers (role `audit`, checked by the audit router):
+ * Review sampling for data officers (role `audit`):
  *   POST /v1/audit/reviews/samples                  draw a sample {from, to, size, seed?, outcomes?, requester?, provider?, reviewers?}
  *   GET  /v1/audit/reviews/samples                  the samples drawn
  *   GET  /v1/audit/reviews/samples/{id}             one sample, its events and their latest findings
@@ -9,23 +9,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { BadRequestError } from '../errors.js';
-import { callerOf } from '../identity/caller.js';
-import type { Database } from '../storage/database.js';
-import type { AuditRecorder } from './audit-events.js';
-import { bodyObject, DEPARTMENT, InputReader, REQUESTER } from './audit-input.js';
-import { LOOKUP_OUTCOMES } from './audit-query.js';
-import {
-  checkFinding,
-  drawReviewSample,
-  FINDINGS,
-  type FindingInput,
-  findSample,
-  insertFinding,
-  listSamples,
-  type SampleRequest,
-} from './review-store.js';
-import { reviewSummary } from './review-summary.js';
+import { callerOf, requireRole } from '../access/caller.js';
+import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
+import type { AuditRecorder } from '../audit/audit-events.js';
+import { BadRequestError } from '../foundation/errors.js';
+import { bodyObject, DEPARTMENT, InputReader, REQUESTER } from '../http/input-reader.js';
+import { FINDINGS, type FindingInput, type ReviewService, type SampleRequest } from './review-service.js';
 
 export const MAX_SAMPLE_SIZE = 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -98,9 +87,10 @@ function readFinding(body: unknown): FindingInput {
   };
 }
 
-export function createReviewRouter(options: { database: Database; audit: AuditRecorder }): Router {
-  const { database, audit } = options;
+export function createReviewRouter(options: { reviews: ReviewService; audit: AuditRecorder }): Router {
+  const { reviews, audit } = options;
   const router = Router();
+  router.use('/v1/audit/reviews', requireRole('audit'));
 
   router.post('/v1/audit/reviews/samples', async (req, res) => {
     const request = readSampleRequest(req.body);
@@ -120,22 +110,22 @@ export function createReviewRouter(options: { database: Database; audit: AuditRe
         outcomes: request.outcomes,
       },
     });
-    const sample = await drawReviewSample(database, id, actor, request);
+    const sample = await reviews.drawSample(id, actor, request);
     res.status(201).location(`/v1/audit/reviews/samples/${id}`).json(sample);
   });
 
   router.get('/v1/audit/reviews/samples', async (_req, res) => {
-    res.json({ samples: await listSamples(database) });
+    res.json({ samples: await reviews.listSamples() });
   });
 
   router.get('/v1/audit/reviews/samples/:id', async (req, res) => {
-    res.json(await findSample(database, sampleId(req.params.id)));
+    res.json(await reviews.findSample(sampleId(req.params.id)));
   });
 
   router.post('/v1/audit/reviews/samples/:id/findings', async (req, res) => {
     const id = sampleId(req.params.id);
     const input = readFinding(req.body);
-    await checkFinding(database, id, input);
+    await reviews.checkFinding(id, input);
     const actor = callerOf(res).systemId;
     await audit.record({
       kind: 'audit-access',
@@ -145,11 +135,11 @@ export function createReviewRouter(options: { database: Database; audit: AuditRe
       target: `${id}#${input.sequence}`,
       details: { finding: input.finding, reviewer: input.reviewer },
     });
-    res.status(201).json(await insertFinding(database, id, input, actor));
+    res.status(201).json(await reviews.addFinding(id, input, actor));
   });
 
   router.get('/v1/audit/reviews/samples/:id/summary', async (req, res) => {
-    res.json(await reviewSummary(database, sampleId(req.params.id)));
+    res.json(await reviews.summary(sampleId(req.params.id)));
   });
 
   return router;

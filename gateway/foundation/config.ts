@@ -6,9 +6,17 @@ import { randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { KafkaSaslMechanism, KafkaSecurity } from './bus/kafka-bus.js';
 import { ConfigError } from './errors.js';
 import { policiesDir } from './paths.js';
+
+export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+/** How the Kafka client reaches the brokers: TLS and a SASL login (both off by default). */
+export interface KafkaSecurity {
+  /** TLS: `true` trusts the system's CAs; `{ ca }` trusts only this PEM bundle (a private CA). */
+  ssl: boolean | { ca: string };
+  sasl?: { mechanism: KafkaSaslMechanism; username: string; password: string };
+}
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,5 +1,5 @@
 /** Topic names of the wire protocol (docs/protocol.md), all under one configurable prefix. */
-import type { Bus } from '../bus/bus.js';
+import type { Bus } from './bus.js';
 
 export interface TopicNames {
   lookupRequests(department: string): string;

@@ -4,10 +4,11 @@
  * with the published algorithm (review-sampling.ts) and the sample is stored with what is needed to
  * redraw it. Findings are appended; the latest per event counts.
  */
-import { GatewayError, NotFoundError } from '../errors.js';
+
+import type { StoredAuditEvent } from '../audit/audit-chain.js';
+import { type AuditEventFilters, whereClause } from '../audit/audit-query.js';
+import { GatewayError, NotFoundError } from '../foundation/errors.js';
 import type { Database, Queryable } from '../storage/database.js';
-import type { StoredAuditEvent } from './audit-chain.js';
-import { type AuditEventFilters, whereClause } from './audit-query.js';
 import { assignReviewers, SAMPLING_ALGORITHM } from './review-sampling.js';
 
 export const FINDINGS = ['compliant', 'non-compliant', 'inconclusive'] as const;

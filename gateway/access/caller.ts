@@ -4,15 +4,11 @@
  * `res.locals.caller`; routes read it with `callerOf(res)` and guard with `requireRole`.
  */
 import type { RequestHandler, Response } from 'express';
-import { GatewayError } from '../errors.js';
-import type { Requester } from '../lookups/lookup-pipeline.js';
+import { GatewayError } from '../foundation/errors.js';
+import type { Requester } from './lookup-terms.js';
 
 export const ROLES = ['lookup', 'connector', 'audit', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
-
-/** `<department>/<system>`: both parts lower-case letters, digits and '-', starting with a letter. */
-export const SYSTEM_ID_PATTERN = /^[a-z][a-z0-9-]{1,62}\/[a-z][a-z0-9-]{1,62}$/;
-export const DEPARTMENT_CODE_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
 
 export interface Caller {
   /** `<department>/<system>`, e.g. `civil-affairs/marriage-registry`. */

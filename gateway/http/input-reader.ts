@@ -3,8 +3,8 @@
  * Pointer + reason (the `errors` of a 400 problem) instead of stopping at the first, so a data officer
  * sees every mistake in a request at once.
  */
-import { BadRequestError, type InvalidParam, invalidInput } from '../errors.js';
-import { DEPARTMENT_CODE_PATTERN } from '../identity/caller.js';
+import { BadRequestError, type InvalidParam, invalidInput } from '../foundation/errors.js';
+import { DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 
 export const DEPARTMENT = DEPARTMENT_CODE_PATTERN;
 export const REQUESTER = /^[a-z][a-z0-9-]{1,62}(\/[^\s/]{1,128})?$/;

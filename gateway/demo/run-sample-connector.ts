@@ -2,13 +2,14 @@
  * Starts sample department connectors: one department (`silobridge connector --department <code>`) or
  * all of them on one bus (the embedded demo, where the gateway runs without Kafka).
  */
-import type { Bus } from '../../gateway/bus/bus.js';
-import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
-import type { Logger } from '../../gateway/logger.js';
-import { schemasDir } from '../../gateway/paths.js';
-import { type Connector, createConnector } from '../runtime/connector-runtime.js';
-import { createSampleHandlers } from './sample-connectors.js';
-import { SAMPLE_DEPARTMENTS } from './sample-departments.js';
+
+import { type Connector, createConnector } from '../../connectors/runtime/connector-runtime.js';
+import { createSampleHandlers } from '../../connectors/samples/sample-connectors.js';
+import { SAMPLE_DEPARTMENTS } from '../../connectors/samples/sample-departments.js';
+import { loadSchemaCatalog, type SchemaCatalog } from '../catalog/schema-catalog.js';
+import type { Logger } from '../foundation/logger.js';
+import { sampleSeedDir, schemasDir } from '../foundation/paths.js';
+import type { Bus } from '../protocol/bus.js';
 
 export interface SampleConnectorOptions {
   department: string;
@@ -28,7 +29,7 @@ export async function runSampleConnector(options: SampleConnectorOptions): Promi
     department: options.department,
     instanceId: options.instanceId,
     topicPrefix: options.topicPrefix,
-    handlers: createSampleHandlers(options.department),
+    handlers: createSampleHandlers(options.department, sampleSeedDir),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     logger: options.logger,
     validateRequest: (value) => catalog.validateEnvelope('lookup-request', value),
