@@ -2,9 +2,9 @@
  * What a department writes (or configures with an adapter) to answer lookups for one certificate type.
  * The runtime owns everything around it: consuming, deadlines, replies, errors and heartbeats.
  */
-import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import type { CertificateRecord, LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 
-export type CertificateRecord = Record<string, unknown>;
+export type { CertificateRecord };
 
 export interface CertificateHandler {
   /** Version of the certificate type's schema the returned records follow; announced in heartbeats. */

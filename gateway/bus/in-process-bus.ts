@@ -1,5 +1,5 @@
 /**
- * The bus in one process's memory, with Kafka's semantics (the contract in bus.ts): a topic is an
+ * The bus in one process's memory, with Kafka's semantics (the contract in gateway/protocol/bus.ts): a topic is an
  * append-only log of N partitions (a key's hash picks the partition, keyless messages go round
  * robin); each consumer group has its own committed position per partition and gets every message
  * once; a group's members split its partitions, reassigned whenever a member joins or leaves; one

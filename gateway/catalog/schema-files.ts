@@ -5,12 +5,11 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
+import { CERTIFICATE_TYPE_PATTERN, DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 
 export const SCHEMA_ID_BASE = 'https://silobridge.dev/schemas/';
 export const ENVELOPE_NAMES = ['lookup-request', 'lookup-reply', 'heartbeat'] as const;
 
-const TYPE_NAME = /^[a-z][a-z0-9-]{1,62}$/;
 const VERSION_FILE = /^([1-9][0-9]{0,3})\.schema\.json$/;
 
 export class SchemaCatalogError extends Error {
@@ -74,7 +73,7 @@ export async function readCertificateSchemas(schemasDir: string): Promise<Certif
   for (const entry of entries.sort(byName)) {
     if (!entry.isDirectory()) continue;
     const dir = path.join(root, entry.name);
-    if (!TYPE_NAME.test(entry.name)) {
+    if (!CERTIFICATE_TYPE_PATTERN.test(entry.name)) {
       throw new SchemaCatalogError(
         dir,
         'a certificate type folder is named in lower-case letters, digits and -',

@@ -20,7 +20,7 @@ import {
   publicHalf,
   SIGNING_ALGORITHMS,
   type SigningAlgorithm,
-} from '../identity/signing-keys.js';
+} from '../identity/system-keys.js';
 import { signToken } from '../identity/token-signer.js';
 import { DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import { createRegistry, type Registry } from '../registry/registry.js';

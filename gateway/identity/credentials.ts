@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { Role } from '../access/caller.js';
-import type { SigningAlgorithm } from './signing-keys.js';
+import type { SigningAlgorithm } from './system-keys.js';
 
 export interface RegisteredKey {
   kid: string;

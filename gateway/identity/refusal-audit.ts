@@ -6,23 +6,13 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { type Caller, requesterOf } from '../access/caller.js';
 import type { AccessRefusedAuditEvent, AuditRecorder } from '../audit/audit-events.js';
+import { isAudited, markAudited } from '../audit/audited-errors.js';
 import { GatewayError } from '../foundation/errors.js';
 import type { Logger } from '../foundation/logger.js';
 import { SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import { TokenRejectedError } from './token-errors.js';
 
 const REFUSAL_STATUSES = new Set([401, 403, 429]);
-const recorded = new WeakSet<object>();
-
-/** Marks an error as already in the audit log (e.g. a lookup denial recorded as a `lookup` event). */
-export function markAudited(error: unknown): void {
-  if (typeof error === 'object' && error !== null) recorded.add(error);
-}
-
-export function isAudited(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && recorded.has(error);
-}
-
 export function isRefusal(error: unknown): error is GatewayError & { status: 401 | 403 | 429 } {
   return error instanceof GatewayError && REFUSAL_STATUSES.has(error.status);
 }

@@ -4,7 +4,7 @@
  * no header that would let the token choose its own key (`jwk`, `jku`, `x5u`, `x5c`) and no `crit`
  * extension, a `kid`, and an `iss`. Nothing here is trusted yet: it only says which key to try.
  */
-import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from './signing-keys.js';
+import { isSigningAlgorithm, SIGNING_ALGORITHMS, type SigningAlgorithm } from './system-keys.js';
 import { type ClaimedIdentity, TokenRejectedError } from './token-errors.js';
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;

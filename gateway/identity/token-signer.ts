@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { PrivateSigningKey } from './signing-keys.js';
+import type { PrivateSigningKey } from './system-keys.js';
 
 export interface TokenRequest {
   systemId: string;

@@ -8,7 +8,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from '../access/lookup-terms.js';
 import type { AuditRecorder, LookupAuditEvent } from '../audit/audit-events.js';
-import type { SchemaCatalog } from '../catalog/schema-catalog.js';
+import { markAudited } from '../audit/audited-errors.js';
+import type { CertificateTypeVersion, SchemaCatalog } from '../catalog/schema-catalog.js';
 import {
   BadGatewayError,
   BadRequestError,
@@ -17,14 +18,12 @@ import {
   ServiceUnavailableError,
 } from '../foundation/errors.js';
 import type { Logger } from '../foundation/logger.js';
-import { markAudited } from '../identity/refusal-audit.js';
 import type { Bus, IncomingMessage } from '../protocol/bus.js';
 import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../protocol/envelopes.js';
 import type { SubjectKeyer } from '../protocol/subject-key.js';
 import { DEAD_LETTER_REASON_HEADER, type TopicNames } from '../protocol/topics.js';
-import type { ConnectorDirectory } from './connector-directory.js';
 import { parseLookupRequest } from './lookup-request.js';
-import type { ReplyRouter } from './reply-router.js';
+import type { SendRequest } from './reply-router.js';
 
 export interface LookupResult {
   lookupId: string;
@@ -37,11 +36,31 @@ export interface LookupResult {
   retrievedAt: string;
 }
 
+/** What a lookup asks of the shared schemas (gateway/catalog's SchemaCatalog is one). */
+export interface LookupCatalog {
+  get(certificateType: string): Pick<CertificateTypeVersion, 'provider' | 'schemaVersion'> | undefined;
+  recordFields: SchemaCatalog['recordFields'];
+  validateSubject: SchemaCatalog['validateSubject'];
+  validateRecord: SchemaCatalog['validateRecord'];
+  validateEnvelope: SchemaCatalog['validateEnvelope'];
+}
+
+/** Sends a request and waits for the reply with its correlation id (ReplyRouter is one). */
+export interface ReplyWaiter {
+  request(request: SendRequest): Promise<IncomingMessage>;
+}
+
+/** Which connector instances answer a department's certificate type now (ConnectorDirectory is one). */
+export interface LiveConnectors {
+  liveInstances(department: string, certificateType: string): string[];
+}
+
 export interface LookupServiceDependencies {
-  catalog: SchemaCatalog;
-  bus: Bus;
-  replies: ReplyRouter;
-  directory: ConnectorDirectory;
+  catalog: LookupCatalog;
+  /** Only to dead-letter replies that cannot be used. */
+  bus: Pick<Bus, 'publish'>;
+  replies: ReplyWaiter;
+  directory: LiveConnectors;
   topics: TopicNames;
   policy: LookupPolicy;
   audit: AuditRecorder;

@@ -4,14 +4,13 @@
  * with keepStart 1 becomes `张**`. A value too short to hide anything is masked entirely; a value that
  * is not a string or number (nothing sensible to keep) is removed: masking fails closed.
  */
+import type { CertificateRecord } from '../protocol/envelopes.js';
 
 export interface MaskRule {
   keepStart: number;
   keepEnd: number;
   maskChar?: string;
 }
-
-export type Record_ = Record<string, unknown>;
 
 export function maskValue(value: string, rule: MaskRule): string {
   const chars = Array.from(value);
@@ -53,7 +52,9 @@ function maskAt(container: unknown, segments: readonly string[], rule: MaskRule)
 }
 
 /** A function applying every rule to a copy of the record (the original is left untouched). */
-export function createMasker(rules: ReadonlyMap<string, MaskRule>): (record: Record_) => Record_ {
+export function createMasker(
+  rules: ReadonlyMap<string, MaskRule>,
+): (record: CertificateRecord) => CertificateRecord {
   const compiled = [...rules].map(([path, rule]) => ({ segments: parseMaskPath(path), rule }));
   return (record) => {
     const copy = structuredClone(record);

@@ -17,7 +17,7 @@ import type { PolicyProblem, PolicySet } from './policy-types.js';
 import { createRateLimiter } from './rate-limiter.js';
 
 export interface PolicyEngineOptions {
-  /** The policies folder (`gateway/paths.ts` `policiesDir`). */
+  /** The policies folder (`gateway/foundation/paths.ts` `policiesDir`). */
   dir: string;
   logger: Logger;
   audit: AuditRecorder;

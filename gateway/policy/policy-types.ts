@@ -2,7 +2,8 @@
  * Policy files as written (policies/*.yaml, checked against policies/policy.schema.json) and as
  * compiled for decisions: times resolved to instants, sets for look-ups, masks as functions.
  */
-import type { MaskRule, Record_ } from './masking.js';
+import type { CertificateRecord } from '../protocol/envelopes.js';
+import type { MaskRule } from './masking.js';
 import type { RateLimit } from './rate-limiter.js';
 
 export interface MatterDocument {
@@ -55,7 +56,7 @@ export interface CompiledGrant {
   matters: ReadonlyMap<string, string>;
   fields: readonly string[];
   fieldSet: ReadonlySet<string>;
-  mask?: (record: Record_) => Record_;
+  mask?: (record: CertificateRecord) => CertificateRecord;
   from: number;
   until: number;
 }

@@ -49,9 +49,12 @@ interface LookupReplyBase {
   connector: { department: string; instanceId: string };
 }
 
+/** A certificate record as a department holds it: field name -> value, checked against the type's schema. */
+export type CertificateRecord = Record<string, unknown>;
+
 /** `record` comes with `found` and only then; `error` with `error` and only then (as in the schema). */
 export type LookupReplyEnvelope =
-  | (LookupReplyBase & { outcome: 'found'; record: Record<string, unknown>; error?: never })
+  | (LookupReplyBase & { outcome: 'found'; record: CertificateRecord; error?: never })
   | (LookupReplyBase & { outcome: 'not-found'; record?: never; error?: never })
   | (LookupReplyBase & { outcome: 'error'; error: LookupReplyError; record?: never });
 

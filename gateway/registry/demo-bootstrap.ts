@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Role } from '../access/caller.js';
 import { readKeyFile, writePrivateKeyFile } from '../identity/key-files.js';
-import { generateKeyPair, type ParsedPublicKey, publicHalf } from '../identity/signing-keys.js';
+import { generateKeyPair, type ParsedPublicKey, publicHalf } from '../identity/system-keys.js';
 import type { Registry, SystemWithKeys } from './registry.js';
 import { ConflictError } from './registry-errors.js';
 

@@ -2,11 +2,13 @@
  * Request bodies of the registry API, checked by ajv. Keys are checked further (node-jose) by the
  * registry itself; here only their shape.
  */
+
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { ROLES } from '../access/caller.js';
 import { describeSchemaErrors } from '../catalog/schema-errors.js';
 import { invalidInput } from '../foundation/errors.js';
-import { SIGNING_ALGORITHMS } from '../identity/signing-keys.js';
+import { SIGNING_ALGORITHMS } from '../identity/system-keys.js';
+import { DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import type { NewKey, NewSystem, SystemChanges } from './registry.js';
 import type { Department } from './registry-store.js';
 
@@ -25,7 +27,11 @@ const validateDepartment = ajv.compile<Omit<Department, 'createdAt'>>({
   type: 'object',
   required: ['code', 'nameEn', 'nameZh'],
   additionalProperties: false,
-  properties: { code: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}$' }, nameEn: name, nameZh: name },
+  properties: {
+    code: { type: 'string', pattern: DEPARTMENT_CODE_PATTERN.source },
+    nameEn: name,
+    nameZh: name,
+  },
 });
 
 const validateSystem = ajv.compile<NewSystem>({
@@ -33,7 +39,7 @@ const validateSystem = ajv.compile<NewSystem>({
   required: ['id', 'name', 'roles'],
   additionalProperties: false,
   properties: {
-    id: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,62}/[a-z][a-z0-9-]{1,62}$' },
+    id: { type: 'string', pattern: SYSTEM_ID_PATTERN.source },
     name,
     roles,
     keys: { type: 'array', items: key, maxItems: 5 },

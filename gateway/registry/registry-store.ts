@@ -4,7 +4,7 @@
  * same SQL runs on PostgreSQL and PGlite.
  */
 import type { Role } from '../access/caller.js';
-import type { PublicJwk, SigningAlgorithm } from '../identity/signing-keys.js';
+import type { PublicJwk, SigningAlgorithm } from '../identity/system-keys.js';
 import type { Queryable } from '../storage/database.js';
 
 export interface Department {

@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { ServiceUnavailableError } from '../foundation/errors.js';
 import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource, RegisteredKey, SystemCredentials } from '../identity/credentials.js';
-import { publicKeyObject } from '../identity/signing-keys.js';
+import { publicKeyObject } from '../identity/system-keys.js';
 import type { Database } from '../storage/database.js';
 import { listKeys, listSystems, registryRevision } from './registry-store.js';
 

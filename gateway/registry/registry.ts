@@ -9,7 +9,7 @@ import type { AuditRecorder, ChangeAuditEvent } from '../audit/audit-events.js';
 import { BadRequestError, NotFoundError } from '../foundation/errors.js';
 import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource } from '../identity/credentials.js';
-import { type ParsedPublicKey, parsePublicJwk } from '../identity/signing-keys.js';
+import { type ParsedPublicKey, parsePublicJwk } from '../identity/system-keys.js';
 import type { Database, Queryable } from '../storage/database.js';
 import { ConflictError, isUniqueViolation } from './registry-errors.js';
 import type { Department, RegisteredSystem, StoredKey } from './registry-store.js';

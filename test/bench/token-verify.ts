@@ -16,7 +16,7 @@ import {
   privateSigningKey,
   publicKeyObject,
   type SigningAlgorithm,
-} from '../../gateway/identity/signing-keys.js';
+} from '../../gateway/identity/system-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createTokenVerifier } from '../../gateway/identity/token-verifier.js';
 import { createRegistry } from '../../gateway/registry/registry.js';

@@ -1,5 +1,5 @@
 /**
- * The behaviour every Bus implementation must show (gateway/bus/bus.ts), as one vitest suite that
+ * The behaviour every Bus implementation must show (gateway/protocol/bus.ts), as one vitest suite that
  * each implementation's test file runs with its own factory. Every test uses fresh random topic and
  * group names, and waits for conditions (vi.waitFor), never for fixed times.
  */

@@ -1,7 +1,9 @@
 /**
- * The audit log behind real lookups (LookupService with a stub bus and catalog): every outcome is one
- * audit event, and a lookup releases its record only after its event is committed. "The database is
- * stopped" is a real TCP proxy in front of PostgreSQL that drops every connection.
+ * The real audit log (on PostgreSQL) behind the real LookupService, whose surroundings are scripted:
+ * a pretend catalog, provider and policy decide each certificate type's fate (BEHAVIOUR), so every
+ * lookup outcome can be produced on demand. Every outcome is one audit event, and a lookup releases
+ * its record only after its event is committed. "The database is stopped" is a real TCP proxy in
+ * front of PostgreSQL that drops every connection.
  */
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
@@ -13,7 +15,12 @@ import { verifyAuditLog } from '../../gateway/audit/audit-verify.js';
 import { ForbiddenError, GatewayTimeoutError } from '../../gateway/foundation/errors.js';
 import { createLogger } from '../../gateway/foundation/logger.js';
 import { toProblem } from '../../gateway/http/problem.js';
-import { LookupService, type LookupServiceDependencies } from '../../gateway/lookups/lookup-service.js';
+import {
+  type LiveConnectors,
+  type LookupCatalog,
+  LookupService,
+  type ReplyWaiter,
+} from '../../gateway/lookups/lookup-service.js';
 import { unkeyedSubjectKey } from '../../gateway/protocol/subject-key.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
 import type { Database, Queryable } from '../../gateway/storage/database.js';
@@ -37,18 +44,16 @@ const BEHAVIOUR: Record<string, 'found' | 'not-found' | 'error' | 'timeout' | 'o
 };
 
 function lookupService(audit: AuditRecorder, asked: string[] = []): LookupService {
-  type Deps = LookupServiceDependencies;
-  const ok = { ok: true, errors: [] };
-  const catalog = {
+  const ok = { ok: true as const, errors: [] };
+  const catalog: LookupCatalog = {
     get: (type: string) => (BEHAVIOUR[type] ? { provider: `${type}-office`, schemaVersion: 1 } : undefined),
     validateSubject: () => ok,
     recordFields: () => Object.keys(RECORD),
     validateEnvelope: () => ok,
     validateRecord: () => ok,
-    providers: () => [],
-  } as unknown as Deps['catalog'];
-  const replies = {
-    request: async (request: { correlationId: string; value: string }) => {
+  };
+  const replies: ReplyWaiter = {
+    request: async (request) => {
       const envelope = JSON.parse(request.value) as { certificateType: string };
       asked.push(envelope.certificateType);
       const behaviour = BEHAVIOUR[envelope.certificateType];
@@ -74,13 +79,13 @@ function lookupService(audit: AuditRecorder, asked: string[] = []): LookupServic
         timestamp: Date.now(),
       };
     },
-  } as unknown as Deps['replies'];
-  const directory = {
-    liveInstances: (_provider: string, type: string) => (BEHAVIOUR[type] === 'offline' ? [] : ['instance-1']),
-  } as unknown as Deps['directory'];
+  };
+  const directory: LiveConnectors = {
+    liveInstances: (_provider, type) => (BEHAVIOUR[type] === 'offline' ? [] : ['instance-1']),
+  };
   return new LookupService({
     catalog,
-    bus: { publish: async () => {} } as unknown as Deps['bus'],
+    bus: { publish: async () => {} },
     replies,
     directory,
     topics: topicNames('test'),
@@ -151,7 +156,7 @@ async function countEvents(db: Queryable): Promise<number> {
   return Number(rows[0]?.n);
 }
 
-describe('lookups and the audit log', () => {
+describe('lookups (scripted provider, catalog and policy) and the real audit log on PostgreSQL', () => {
   let testDb: TestDatabase;
   let database: Database;
   const logs: AuditLog[] = [];

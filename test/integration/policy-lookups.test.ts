@@ -17,7 +17,7 @@ import { policiesDir, schemasDir } from '../../gateway/foundation/paths.js';
 import { problemErrorHandler } from '../../gateway/http/problem.js';
 import { createAuthenticator } from '../../gateway/identity/authenticator.js';
 import { createRefusalAuditMiddleware } from '../../gateway/identity/refusal-audit.js';
-import { privateSigningKey } from '../../gateway/identity/signing-keys.js';
+import { privateSigningKey } from '../../gateway/identity/system-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createLookupRouter } from '../../gateway/lookups/lookup-routes.js';
 import { LookupService } from '../../gateway/lookups/lookup-service.js';

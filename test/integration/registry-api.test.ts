@@ -12,7 +12,7 @@ import {
   generateKeyPair,
   privateSigningKey,
   type SigningAlgorithm,
-} from '../../gateway/identity/signing-keys.js';
+} from '../../gateway/identity/system-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createRegistry, type Registry } from '../../gateway/registry/registry.js';
 import { createRegistryRouter } from '../../gateway/registry/registry-routes.js';

@@ -1,5 +1,5 @@
 /**
- * Every environment variable gateway/config.ts reads, found by watching what loadConfig() asks an
+ * Every environment variable gateway/foundation/config.ts reads, found by watching what loadConfig() asks an
  * environment for (not by a list kept by hand, which would drift from the code).
  */
 import { loadConfig } from '../../gateway/foundation/config.js';

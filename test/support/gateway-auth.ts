@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadSchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
 import { schemasDir } from '../../gateway/foundation/paths.js';
 import { readKeyFile } from '../../gateway/identity/key-files.js';
-import { privateSigningKey } from '../../gateway/identity/signing-keys.js';
+import { privateSigningKey } from '../../gateway/identity/system-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { demoKeyFile } from '../../gateway/registry/demo-bootstrap.js';
 

@@ -13,7 +13,7 @@ import {
   privateSigningKey,
   publicKeyObject,
   type SigningAlgorithm,
-} from '../../gateway/identity/signing-keys.js';
+} from '../../gateway/identity/system-keys.js';
 import { TokenRejectedError } from '../../gateway/identity/token-errors.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createTokenVerifier } from '../../gateway/identity/token-verifier.js';

@@ -5,7 +5,7 @@ import {
   InvalidKeyError,
   parsePublicJwk,
   publicHalf,
-} from '../../gateway/identity/signing-keys.js';
+} from '../../gateway/identity/system-keys.js';
 
 async function problem(promise: Promise<unknown>): Promise<string> {
   const error = await promise.catch((e: unknown) => e);
