@@ -1,13 +1,12 @@
 /**
- * The bus over Apache Kafka, through kafkajs (the contract in gateway/protocol/bus.ts). Delivery is at least once:
- * a message's offset is committed only after its handler settled (kafkajs autoCommit commits the
- * offsets eachMessage resolved, after each batch), and a handler's exception is logged and the
- * message skipped. Publishes to one topic in the same event-loop turn share one produce request.
- * Topics are never auto-created. Every subscription is its own consumer
- * (`partitionsConsumedConcurrently` = the subscription's concurrency, so one partition's messages
- * stay in order); the producer and the admin client are shared and connected on first use.
- * TLS and SASL come from `security` (KAFKA_SSL*, KAFKA_SASL_* in gateway/foundation/config.ts); a refused login is a
- * KafkaAuthenticationError from whichever call first connected, never a retry loop.
+ * The bus over Apache Kafka, through kafkajs (the contract in gateway/protocol/bus.ts). Delivery is
+ * at least once: a message's offset is committed only after its handler settled (kafkajs autoCommit
+ * commits the offsets eachMessage resolved, after each batch), and a handler's exception is logged
+ * and the message skipped. Publishes to one topic in the same event-loop turn share one produce
+ * request. Topics are never auto-created. Every subscription is its own consumer
+ * (kafka-subscription.ts); the producer and the admin client are shared and connected on first use.
+ * TLS and SASL come from `security` (KAFKA_SSL*, KAFKA_SASL_* in gateway/foundation/config.ts); a
+ * refused login is a KafkaAuthenticationError from whichever call first connected, never a retry loop.
  */
 import {
   type Admin,
