@@ -7,6 +7,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { type RequestHandler, Router } from 'express';
 import { startAudit } from './audit/audit.js';
 import { createInProcessBus } from './bus/in-process-bus.js';
@@ -110,6 +111,14 @@ export async function startGateway(
     const metrics = createMetrics();
 
     const secrets = await resolveGatewaySecrets(config);
+    if (config.databaseUrl && !(config.auditHmacKey && config.signingKeySecret)) {
+      // Fine for one instance; a second one with another data folder would hold other secrets.
+      logger.warn(
+        { secretsDir: path.join(config.dataDir, 'secrets') },
+        'gateway secrets come from the data folder: give every instance on this database the same ' +
+          'SILOBRIDGE_AUDIT_HMAC_KEY and SILOBRIDGE_SIGNING_KEY_SECRET instead',
+      );
+    }
     const signing = await startSigning({ database, secret: secrets.signingKeySecret });
     stack.push({ name: 'signing keys', stop: async () => signing.close() });
     // Accountability first: everything after it records into the audit log. Stopped after the

@@ -171,6 +171,9 @@ describe('the container image, rehearsed as an unprivileged user in a read-only 
 
     it('keeps no secret on disk: both come from the environment compose hands it', async () => {
       expect(await readdir(folders.data)).toEqual([]);
+      expect(gateway.logs.filter((line) => String(line.msg).startsWith('gateway secrets come from'))).toEqual(
+        [],
+      );
     });
 
     it('lets an operator run `silobridge init` inside it: the admin key lands in the data directory', async () => {

@@ -60,6 +60,15 @@ describe('gateway process on real PostgreSQL and real Kafka', () => {
     expect(gateway.logs.filter((line) => JSON.stringify(line).includes('"stack"'))).toEqual([]);
   });
 
+  it('warns that secrets made in its data folder will not do for a second instance on this database', () => {
+    expect(
+      gateway.logs.find((line) => String(line.msg).startsWith('gateway secrets come from the data folder')),
+    ).toMatchObject({
+      level: 'warn',
+      secretsDir: path.join(dataDir, 'secrets'),
+    });
+  });
+
   it('logs an expected 503 (no live connector) as one warning naming its problem, without a stack', async () => {
     const response = await fetch(`${gateway.url}/v1/lookups`, {
       method: 'POST',
