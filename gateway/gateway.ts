@@ -19,7 +19,7 @@ import { startAllSampleConnectors } from './demo/run-sample-connector.js';
 import type { GatewayConfig } from './foundation/config.js';
 import { createLogger, type Logger } from './foundation/logger.js';
 import { migrationsDir, schemasDir } from './foundation/paths.js';
-import { resolveGatewaySecrets } from './foundation/secrets.js';
+import { resolveGatewaySecrets, secretFiles } from './foundation/secrets.js';
 import { createHealthRouter } from './health/health-routes.js';
 import { createApp } from './http/app.js';
 import { createAuthenticator } from './identity/authenticator.js';
@@ -70,9 +70,11 @@ function createBus(config: GatewayConfig, logger: Logger): Bus {
   });
 }
 
-/** Authenticates every request under `prefix`, then hands it to `router` (whose paths are absolute). */
-function withAuthentication(prefix: string, authenticate: RequestHandler, router: Router): Router {
-  return Router().use(prefix, authenticate).use(router);
+/** Authenticates every request under `prefix` once, then hands it to `routers` (whose paths are absolute). */
+function withAuthentication(prefix: string, authenticate: RequestHandler, ...routers: Router[]): Router {
+  return Router()
+    .use(prefix, authenticate)
+    .use(...routers);
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -114,7 +116,7 @@ export async function startGateway(
     if (config.databaseUrl && !(config.auditHmacKey && config.signingKeySecret)) {
       // Fine for one instance; a second one with another data folder would hold other secrets.
       logger.warn(
-        { secretsDir: path.join(config.dataDir, 'secrets') },
+        { secretsDir: path.dirname(secretFiles(config.dataDir).hmacKey) },
         'gateway secrets come from the data folder: give every instance on this database the same ' +
           'SILOBRIDGE_AUDIT_HMAC_KEY and SILOBRIDGE_SIGNING_KEY_SECRET instead',
       );
@@ -204,10 +206,10 @@ export async function startGateway(
         createCatalogRouter(catalog),
         createRegistryRouter({ registry, authenticate }),
         createPolicyRouter({ engine: policy, authenticate }),
-        withAuthentication('/v1/audit', authenticate, audit.router),
         withAuthentication(
           '/v1/audit',
           authenticate,
+          audit.router,
           createReviewRouter({ reviews: createReviewService(database), audit: audit.log }),
         ),
         lookups.router,
