@@ -6,7 +6,8 @@
 
 import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
 import { BadRequestError } from '../foundation/errors.js';
-import { CERTIFICATE_TYPE, DEPARTMENT, type InputReader, MATTER, REQUESTER } from '../http/input-reader.js';
+import { type InputReader, MATTER, REQUESTER } from '../http/input-reader.js';
+import { CERTIFICATE_TYPE_PATTERN, DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 import type { Queryable } from '../storage/database.js';
 import type { ChainRow } from './audit-chain.js';
 import type { AuditEvent } from './audit-events.js';
@@ -55,7 +56,7 @@ export function readFilters(reader: InputReader): AuditEventFilters {
   const filters: AuditEventFilters = {
     kind: reader.list('kind', EVENT_KINDS),
     requester: reader.string('requester', REQUESTER, 'a department code or <department>/<system>'),
-    provider: reader.string('provider', DEPARTMENT, 'a department code'),
+    provider: reader.string('provider', DEPARTMENT_CODE_PATTERN, 'a department code'),
     certificateType: certificateTypeFilter(reader),
     outcome: reader.list('outcome', LOOKUP_OUTCOMES),
     matter: reader.string('matter', MATTER, 'a matter code'),
@@ -69,8 +70,8 @@ export function readFilters(reader: InputReader): AuditEventFilters {
 
 /** `certificateType`, or `type` for short (the issue's name); not both. */
 function certificateTypeFilter(reader: InputReader): string | undefined {
-  const long = reader.string('certificateType', CERTIFICATE_TYPE, 'a certificate type');
-  const short = reader.string('type', CERTIFICATE_TYPE, 'a certificate type');
+  const long = reader.string('certificateType', CERTIFICATE_TYPE_PATTERN, 'a certificate type');
+  const short = reader.string('type', CERTIFICATE_TYPE_PATTERN, 'a certificate type');
   if (long && short && long !== short)
     reader.fail('type', 'contradicts certificateType (type is its short name)');
   return long ?? short;

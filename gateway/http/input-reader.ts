@@ -4,11 +4,8 @@
  * sees every mistake in a request at once.
  */
 import { BadRequestError, type InvalidParam, invalidInput } from '../foundation/errors.js';
-import { CERTIFICATE_TYPE_PATTERN, DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 
-export const DEPARTMENT = DEPARTMENT_CODE_PATTERN;
 export const REQUESTER = /^[a-z][a-z0-9-]{1,62}(\/[^\s/]{1,128})?$/;
-export const CERTIFICATE_TYPE = CERTIFICATE_TYPE_PATTERN;
 export const MATTER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 

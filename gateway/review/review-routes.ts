@@ -13,7 +13,8 @@ import { callerOf, requireRole } from '../access/caller.js';
 import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
 import { BadRequestError } from '../foundation/errors.js';
-import { bodyObject, DEPARTMENT, InputReader, REQUESTER } from '../http/input-reader.js';
+import { bodyObject, InputReader, REQUESTER } from '../http/input-reader.js';
+import { DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 import { FINDINGS, type FindingInput, type ReviewService, type SampleRequest } from './review-service.js';
 
 export const MAX_SAMPLE_SIZE = 1000;
@@ -36,7 +37,7 @@ function readSampleRequest(body: unknown): SampleRequest {
   const seed = reader.string('seed', /^[\x21-\x7e]{1,128}$/, '1 to 128 printable ASCII characters');
   const outcomes = reader.list('outcomes', LOOKUP_OUTCOMES) ?? ['granted'];
   const requester = reader.string('requester', REQUESTER, 'a department code or <department>/<system>');
-  const provider = reader.string('provider', DEPARTMENT, 'a department code');
+  const provider = reader.string('provider', DEPARTMENT_CODE_PATTERN, 'a department code');
   const reviewers = reader.raw('reviewers') ?? [];
   if (
     !Array.isArray(reviewers) ||

@@ -7,7 +7,7 @@
  * The only changes: container paths map to the folders here, the database and broker addresses are
  * the test's, and the server binds 127.0.0.1 on a free port.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, cp, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../gateway/foundation/paths.js';
+import { runNode } from '../support/child-process.js';
 import { environmentOf, filledEnvFile, resolveCompose } from '../support/compose.js';
 import { readImageStage } from '../support/dockerfile.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
@@ -79,16 +80,6 @@ async function setOwnership(root: string): Promise<void> {
   await chmod(data, 0o700);
   if (runningAsRoot) await chown(data, 65534, 65534);
   else await promisify(execFile)('chmod', ['-R', 'a-w', app]);
-}
-
-function run(args: string[], options: { cwd: string; env: Record<string, string> }) {
-  return new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(process.execPath, args, { ...options, ...user, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
 }
 
 describe('the container image, rehearsed as an unprivileged user in a read-only tree', () => {
@@ -155,7 +146,8 @@ describe('the container image, rehearsed as an unprivileged user in a read-only 
       const port = new URL(gateway.url).port;
       await vi.waitFor(
         async () => {
-          const probe = await run(mapArgs(image.healthcheck), {
+          const probe = await runNode(mapArgs(image.healthcheck), {
+            ...user,
             cwd: folders.data,
             env: { ...composeEnv, PORT: port },
           });
@@ -178,8 +170,8 @@ describe('the container image, rehearsed as an unprivileged user in a read-only 
 
     it('lets an operator run `silobridge init` inside it: the admin key lands in the data directory', async () => {
       const cli = mapArgs(['node', '/app/dist/gateway/cli/silobridge.js', 'init']);
-      const result = await run(cli, { cwd: folders.data, env: composeEnv });
-      expect(result.output).toContain('Created admin system data-office/gateway-admin');
+      const result = await runNode(cli, { cwd: folders.data, env: composeEnv, ...user });
+      expect(result.stdout).toContain('Created admin system data-office/gateway-admin');
       expect(result.code).toBe(0);
       const keyFile = path.join(folders.data, 'data-office.gateway-admin.jwk');
       expect((await stat(keyFile)).mode & 0o777).toBe(0o600);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { createLogger } from '../../gateway/foundation/logger.js';
 import { createAuthenticator } from '../../gateway/identity/authenticator.js';
 import { createRegistry } from '../../gateway/registry/registry.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { runNode } from '../support/child-process.js';
 import { cliEntry } from '../support/connector-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -216,15 +216,9 @@ describe('silobridge init on PostgreSQL, as its own process', () => {
   it('refuses without the gateway’s audit HMAC key rather than inventing one', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'silobridge-cli-cwd-'));
     try {
-      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [cliEntry, 'init'], {
-          cwd,
-          env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDatabase.url },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (chunk) => (stderr += chunk));
-        child.on('exit', (code) => resolve({ code, stderr }));
+      const result = await runNode([cliEntry, 'init'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', DATABASE_URL: testDatabase.url },
       });
       expect(result.stderr).toContain('SILOBRIDGE_AUDIT_HMAC_KEY is not set');
       expect(result.code).toBe(2);

@@ -7,7 +7,6 @@
  * every lookup a client received has its audit event (one chain, written by both instances), and that
  * the audit chain verifies, through the survivor's API and with `silobridge audit verify`.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -15,13 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../gateway/foundation/paths.js';
-import {
-  type ConnectorProcess,
-  cliEntry,
-  exitOf,
-  startConnectorProcess,
-  stopChildProcess,
-} from '../support/connector-process.js';
+import { exitOf, runNode, stopChildProcess } from '../support/child-process.js';
+import { type ConnectorProcess, cliEntry, startConnectorProcess } from '../support/connector-process.js';
 import { demoToken, TEST_REQUESTER, writeTestPolicy } from '../support/gateway-auth.js';
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
@@ -74,26 +68,6 @@ async function call(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as JsonResponse['body'] };
-}
-
-/** `silobridge audit verify --json` against the shared database, as an operator runs it. */
-function runAuditVerify(
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cliEntry, 'audit', 'verify', '--json'], {
-    cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 describe('two gateway processes on one database and one broker, one of them SIGKILLed mid-load', () => {
@@ -307,10 +281,15 @@ describe('two gateway processes on one database and one broker, one of them SIGK
     expect(body, JSON.stringify(body)).toMatchObject({ ok: true, firstProblem: null, problems: [] });
     expect(body.events).toBeGreaterThanOrEqual(received);
 
-    const cli = await runAuditVerify({
-      DATABASE_URL: database?.url ?? '',
-      SILOBRIDGE_DATA_DIR: dataDir ?? '',
-      ...secrets,
+    // `silobridge audit verify --json` against the shared database, as an operator runs it.
+    const cli = await runNode([cliEntry, 'audit', 'verify', '--json'], {
+      cwd: projectRoot,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: database?.url ?? '',
+        SILOBRIDGE_DATA_DIR: dataDir ?? '',
+        ...secrets,
+      },
     });
     expect(cli.code, cli.stderr + cli.stdout).toBe(0);
     const report = JSON.parse(cli.stdout) as { ok: boolean; events: number; firstProblem: unknown };

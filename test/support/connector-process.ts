@@ -1,12 +1,12 @@
 /**
  * Runs `silobridge connector --department <code>` from the build (`dist/gateway/cli/silobridge.js`)
- * as its own process, as a department team runs it, and stops child processes the way an operator
- * would: SIGTERM, then SIGKILL if the process has not exited within a grace period.
+ * as its own process, as a department team runs it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../gateway/foundation/paths.js';
+import { stopChildProcess } from './child-process.js';
 
 export const cliEntry = path.join(projectRoot, 'dist', 'gateway', 'cli', 'silobridge.js');
 
@@ -53,32 +53,4 @@ export function startConnectorProcess(options: ConnectorProcessOptions): Connect
     output: () => output,
     stop: (graceMs) => stopChildProcess(child, graceMs),
   };
-}
-
-/** Whether the child process is still running (it has neither exited nor been ended by a signal). */
-export function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-/** Resolves when the child has exited (at once if it already has). */
-export function exitOf(child: ChildProcess): Promise<void> {
-  if (!isRunning(child)) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** SIGTERM, then SIGKILL if the child is still running after `graceMs`; resolves once it has exited. */
-export async function stopChildProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (!isRunning(child)) return;
-  const exited = exitOf(child);
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), graceMs);
-  });
-  const first = await Promise.race([exited.then(() => 'exited' as const), timedOut]);
-  clearTimeout(timer);
-  if (first === 'timeout' && isRunning(child)) {
-    child.kill('SIGKILL');
-    await exited;
-  }
 }
