@@ -31,7 +31,7 @@ import { createPolicyEngine } from './policy/policy-engine.js';
 import { createPolicyRouter } from './policy/policy-routes.js';
 import type { Bus } from './protocol/bus.js';
 import { createSubjectKeyer } from './protocol/subject-key.js';
-import { bootstrapDemo } from './registry/demo-bootstrap.js';
+import { bootstrapDemo, bootstrapSampleConnectors } from './registry/demo-bootstrap.js';
 import { createRegistry } from './registry/registry.js';
 import { createRegistryRouter } from './registry/registry-routes.js';
 import { createReviewRouter } from './review/review-routes.js';
@@ -162,13 +162,20 @@ export async function startGateway(
     const demo = config.demoIdentities
       ? await bootstrapDemo({ registry, dataDir: config.dataDir })
       : undefined;
+    // Sample connectors sign like any department's: they need their identities even without the demo's.
+    const sampleIdentities =
+      demo ??
+      (config.sampleConnectors
+        ? await bootstrapSampleConnectors({ registry, dataDir: config.dataDir })
+        : undefined);
 
     const lookups = await startLookups({
       config,
       bus,
       catalog,
       logger,
-      registry: metrics.registry,
+      registry,
+      metricsRegistry: metrics.registry,
       policy,
       audit: audit.log,
       authenticate,
@@ -177,10 +184,11 @@ export async function startGateway(
     });
     stack.push({ name: 'lookups', stop: () => lookups.stop() });
 
-    if (config.sampleConnectors) {
+    if (config.sampleConnectors && sampleIdentities) {
       const connectors = await startAllSampleConnectors({
         bus,
         catalog,
+        signerFor: sampleIdentities.signerFor,
         topicPrefix: config.topicPrefix,
         logger: logger.child({ component: 'sample-connectors' }),
       });
@@ -205,6 +213,7 @@ export async function startGateway(
         signing.jwksRouter,
         createCatalogRouter(catalog),
         createRegistryRouter({ registry, authenticate }),
+        lookups.connectorsRouter,
         createPolicyRouter({ engine: policy, authenticate }),
         withAuthentication(
           '/v1/audit',

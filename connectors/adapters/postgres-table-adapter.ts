@@ -14,6 +14,15 @@ export interface PostgresTableHandlerOptions {
   /** A pool the caller owns (and closes); or `connectionString`, and the handler owns its pool. */
   pool?: pg.Pool;
   connectionString?: string;
+  /** Connections in the pool the handler creates (pg's `max`). Default 10; ignored with `pool`. */
+  poolSize?: number;
+  /**
+   * The server cancels a query running longer than this (PostgreSQL's `statement_timeout`, set on each
+   * connection of the pool the handler creates). Default: the server's setting; ignored with `pool`.
+   */
+  statementTimeoutMs?: number;
+  /** Gives up connecting to the server after this long (pg's `connectionTimeoutMillis`); ignored with `pool`. */
+  connectTimeoutMs?: number;
   /** `table` or `schema.table`; a view works too. */
   table: string;
   schemaVersion: number;
@@ -88,7 +97,16 @@ export function createPostgresTableHandler(options: PostgresTableHandlerOptions)
   if (!options.pool && !options.connectionString) throw new Error('give either pool or connectionString');
   const ownPool = options.pool
     ? undefined
-    : new pg.Pool({ connectionString: options.connectionString, max: 10 });
+    : new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.poolSize ?? 10,
+        ...(options.statementTimeoutMs === undefined
+          ? {}
+          : { statement_timeout: options.statementTimeoutMs }),
+        ...(options.connectTimeoutMs === undefined
+          ? {}
+          : { connectionTimeoutMillis: options.connectTimeoutMs }),
+      });
   // Without a listener, an idle connection dropped by the server would crash the process; the next
   // query reports the failure instead.
   ownPool?.on('error', () => {});

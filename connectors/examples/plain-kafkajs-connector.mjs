@@ -1,7 +1,10 @@
-// A department connector written without the SiloBridge SDK: plain kafkajs and the wire protocol of
-// docs/protocol.md. It answers marriage-certificate lookups for the civil-affairs department.
+// A department connector written without the SiloBridge SDK: plain kafkajs, node:crypto and the wire
+// protocol of docs/protocol.md. It answers marriage-certificate lookups for the civil-affairs
+// department and signs what it sends with the private key of its connector system.
 //
-//   KAFKA_BROKERS=localhost:9092 node plain-kafkajs-connector.mjs
+//   KAFKA_BROKERS=localhost:9092 SIGNING_KEY_FILE=civil-affairs.connector.jwk node plain-kafkajs-connector.mjs
+import { createHash, createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 
@@ -11,6 +14,41 @@ const department = 'civil-affairs';
 const instanceId = process.env.INSTANCE_ID ?? `${hostname().toLowerCase()}-${process.pid}`;
 const heartbeatIntervalMs = 5000;
 const served = [{ certificateType: 'marriage-certificate', schemaVersion: 1 }];
+// The department's connector system and the private JWK of its registered ES256 key.
+const systemId = process.env.SYSTEM_ID ?? `${department}/connector`;
+const signingJwk = JSON.parse(readFileSync(process.env.SIGNING_KEY_FILE, 'utf8'));
+const signingKey = createPrivateKey({ key: signingJwk, format: 'jwk' });
+
+const base64url = (text) => Buffer.from(text, 'utf8').toString('base64url');
+// A compact JWS, ES256: the signature is the raw r || s (ieee-p1363), not DER.
+function jws(payload, typ) {
+  const header = { alg: 'ES256', kid: `${systemId}#${signingJwk.kid}`, typ };
+  const input = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
+  const signature = sign('sha256', Buffer.from(input), { key: signingKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+// One disclosure per record field, [salt, field, value]; the signature lists their digests.
+function signReply(reply) {
+  const claims = {
+    lookupId: reply.lookupId,
+    certificateType: reply.certificateType,
+    schemaVersion: reply.schemaVersion,
+    outcome: reply.outcome,
+    department,
+    iat: Math.floor(Date.now() / 1000),
+  };
+  if (reply.outcome === 'found') {
+    reply.disclosures = {};
+    claims.digests = {};
+    for (const [field, value] of Object.entries(reply.record)) {
+      const disclosure = base64url(JSON.stringify([randomBytes(16).toString('base64url'), field, value]));
+      reply.disclosures[field] = disclosure;
+      claims.digests[field] = createHash('sha256').update(disclosure).digest('base64url');
+    }
+  }
+  if (reply.outcome === 'error') claims.error = reply.error.code;
+  return { ...reply, signature: jws(claims, 'silobridge-reply+jws') };
+}
 
 // Stands in for the department's own registry; a real connector queries its database here.
 const marriages = [
@@ -75,7 +113,7 @@ function sendHeartbeat(state) {
     messages: [
       {
         key: `${department}/${instanceId}`,
-        value: JSON.stringify(heartbeat),
+        value: JSON.stringify({ ...heartbeat, signature: jws(heartbeat, 'silobridge-heartbeat+jws') }),
         headers: { 'content-type': 'application/json' },
       },
     ],
@@ -129,14 +167,14 @@ async function handle(message) {
   if (!(Date.parse(request.deadline) > Date.now())) return; // too late: the gateway has answered 504 already
 
   const result = await answer(request);
-  const reply = {
+  const reply = signReply({
     version: 1,
     lookupId: request.lookupId,
     certificateType: request.certificateType,
     schemaVersion: request.schemaVersion,
     connector: { department, instanceId },
     ...result,
-  };
+  });
   await producer.send({
     topic: replyTopic,
     messages: [

@@ -17,6 +17,7 @@ import {
   UnknownTopicError,
 } from '../../gateway/protocol/bus.js';
 import { DEPARTMENT_CODE_PATTERN } from '../../gateway/protocol/codes.js';
+import type { DepartmentSigner } from '../../gateway/protocol/department-signature.js';
 import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 import type { Logger } from '../../gateway/protocol/logger.js';
 import { ensureSharedTopics, REPLY_TOPIC_HEADER, topicNames } from '../../gateway/protocol/topics.js';
@@ -35,6 +36,11 @@ export interface ConnectorOptions {
   /** Unique per running instance; default `<host>-<pid>-<random>`. */
   instanceId?: string;
   topicPrefix: string;
+  /**
+   * Signs replies and heartbeats for the department (createDepartmentSigner from
+   * gateway/protocol/department-signature.ts): a key of one of the department's `connector` systems.
+   */
+  signer: DepartmentSigner;
   /** Certificate type -> the handler answering it. */
   handlers: Record<string, CertificateHandler>;
   /** Requests handled at once by this instance. Default 8. */
@@ -84,6 +90,11 @@ export function createConnector(options: ConnectorOptions): Connector {
   }
   const handlers = new Map(Object.entries(options.handlers));
   if (handlers.size === 0) throw new Error(`connector for ${department} has no certificate handlers`);
+  if (options.signer.department !== department) {
+    throw new Error(
+      `the signing key ${options.signer.keyId} belongs to department ${options.signer.department}, not ${department}`,
+    );
+  }
   const instanceId = options.instanceId ?? defaultInstanceId();
   if (!INSTANCE_ID.test(instanceId)) {
     throw new Error(
@@ -93,7 +104,7 @@ export function createConnector(options: ConnectorOptions): Connector {
   const topics = topicNames(options.topicPrefix);
   const requestTopic = topics.lookupRequests(department);
   const replyTopicPrefix = topics.lookupReplies('');
-  const groupId = `${options.topicPrefix}.connector.${department}`;
+  const groupId = topics.connectorGroup(department);
   const concurrency = options.concurrency ?? 8;
   const limiter = createLimiter(concurrency);
   const handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
@@ -110,6 +121,8 @@ export function createConnector(options: ConnectorOptions): Connector {
       schemaVersion: handler.schemaVersion,
     })),
     intervalMs: options.heartbeatIntervalMs ?? 5000,
+    signer: options.signer,
+    inFlight: () => inFlight.size,
     logger,
   });
   let subscription: Subscription | undefined;
@@ -174,7 +187,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     const counter = REPLY_COUNTERS[outcome.outcome];
     stats.replied[counter] += 1;
     try {
-      await sendReply(bus, replyTopic, message, reply);
+      await sendReply(bus, replyTopic, message, reply, options.signer);
     } catch (error) {
       stats.replied[counter] -= 1;
       // The requesting gateway instance is gone with its reply topic: nobody waits for this answer.
@@ -243,7 +256,15 @@ export function createConnector(options: ConnectorOptions): Connector {
       if (state !== 'new') throw new Error(`connector ${department}/${instanceId} was already started`);
       state = 'starting';
       try {
-        await ensureSharedTopics(bus, topics, [department]);
+        try {
+          // Only creates what is missing: a gateway made these when the connector was registered.
+          await ensureSharedTopics(bus, topics, [department]);
+        } catch (error) {
+          throw new Error(
+            `cannot find or create the topics ${requestTopic}, ${topics.heartbeats} and ${topics.deadLetters} (${(error as Error).message}): register the connector first (POST /v1/connectors or silobridge connector register), which creates them`,
+            { cause: error },
+          );
+        }
         // From the beginning: a new group must not miss requests sent before its first join; any that
         // waited too long are dropped by their deadline.
         subscription = await bus.subscribe({

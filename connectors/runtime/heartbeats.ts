@@ -4,8 +4,12 @@
  * a lost heartbeat makes lookups fail fast (503) instead of waiting for a timeout.
  */
 import type { Bus } from '../../gateway/protocol/bus.js';
+import { type DepartmentSigner, signHeartbeat } from '../../gateway/protocol/department-signature.js';
 import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
 import type { Logger } from '../../gateway/protocol/logger.js';
+
+/** Announced in heartbeats, so operators see which SDK release each instance runs. */
+export const CONNECTOR_VERSION = 'silobridge-sdk/0.1.0';
 
 export interface HeartbeatOptions {
   bus: Bus;
@@ -14,6 +18,10 @@ export interface HeartbeatOptions {
   instanceId: string;
   certificateTypes: HeartbeatEnvelope['certificateTypes'];
   intervalMs: number;
+  /** Heartbeats are signed like replies, so no one can announce another department's connector as down. */
+  signer: DepartmentSigner;
+  /** Requests being handled now, announced with each heartbeat. */
+  inFlight?: () => number;
   logger: Logger;
   now?: () => Date;
 }
@@ -31,7 +39,7 @@ export function createHeartbeats(options: HeartbeatOptions): Heartbeats {
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> = Promise.resolve();
 
-  const send = (state: HeartbeatEnvelope['state']) => {
+  const send = async (state: HeartbeatEnvelope['state']) => {
     const heartbeat: HeartbeatEnvelope = {
       version: 1,
       department: options.department,
@@ -40,12 +48,15 @@ export function createHeartbeats(options: HeartbeatOptions): Heartbeats {
       state,
       intervalMs: options.intervalMs,
       sentAt: now().toISOString(),
+      connectorVersion: CONNECTOR_VERSION,
+      ...(options.inFlight ? { inFlight: options.inFlight() } : {}),
     };
-    return bus.publish(topic, [
+    const signature = await signHeartbeat(options.signer, heartbeat);
+    await bus.publish(topic, [
       {
         // Keyed by instance, so a compacted heartbeat topic keeps each instance's last word.
         key: `${options.department}/${options.instanceId}`,
-        value: JSON.stringify(heartbeat),
+        value: JSON.stringify({ ...heartbeat, signature }),
         headers: { 'content-type': 'application/json' },
       },
     ]);

@@ -1,5 +1,9 @@
-/** Builds and sends lookup replies: to the request's reply topic, same key, correlation id copied. */
+/**
+ * Builds, signs and sends lookup replies: to the request's reply topic, same key, correlation id
+ * copied, with the department's signature and one disclosure per record field.
+ */
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import { type DepartmentSigner, signReply } from '../../gateway/protocol/department-signature.js';
 import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 import { CORRELATION_HEADER } from '../../gateway/protocol/topics.js';
 import type { CertificateRecord, LookupErrorCode } from './certificate-handler.js';
@@ -37,11 +41,13 @@ export async function sendReply(
   replyTopic: string,
   request: IncomingMessage,
   reply: LookupReplyEnvelope,
+  signer: DepartmentSigner,
 ): Promise<void> {
+  const signed: LookupReplyEnvelope = { ...reply, ...(await signReply(signer, reply)) };
   await bus.publish(replyTopic, [
     {
       key: request.key,
-      value: JSON.stringify(reply),
+      value: JSON.stringify(signed),
       headers: {
         // The gateway matches on this header; without one, the lookup id is the correlation id.
         [CORRELATION_HEADER]: request.headers[CORRELATION_HEADER] ?? reply.lookupId,

@@ -34,7 +34,7 @@ interface Topic {
   readonly name: string;
   readonly partitions: PartitionLog[];
   /** Delete messages older than this (not on compacted topics, as with Kafka's cleanup.policy). */
-  readonly retentionMs: number | undefined;
+  retentionMs: number | undefined;
   /** Every group that ever subscribed to it: their committed positions decide what is retained. */
   readonly groups: GroupTopic[];
   nextKeyless: number;
@@ -96,7 +96,9 @@ class MemoryBus implements InProcessBus {
     }
     const compacted = retention.compacted ?? false;
     for (const name of topics) {
-      if (!this.topics.has(name)) {
+      const existing = this.topics.get(name);
+      if (existing && retention.applyToExisting && !compacted) existing.retentionMs = retention.retentionMs;
+      if (!existing) {
         this.topics.set(name, {
           name,
           partitions: Array.from({ length: partitions }, (_, i) => new PartitionLog(name, i, compacted)),

@@ -7,8 +7,9 @@
  * (kafka-subscription.ts); the producer and the admin client are shared and connected on first use.
  * TLS and SASL come from `security` (KAFKA_SSL*, KAFKA_SASL_* in gateway/foundation/config.ts); a
  * refused login is a KafkaAuthenticationError from whichever call first connected, never a retry loop.
+ * createKafkaClient() builds the kafkajs client with those settings, for the bus and for kafka-acls.ts.
  */
-import {
+import kafkajs, {
   type Admin,
   Kafka,
   type logCreator,
@@ -54,6 +55,38 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
   return new KafkaBus(options);
 }
 
+/** What any SiloBridge kafkajs client is built from: the bus's options without its own tuning. */
+export type KafkaClientOptions = Pick<
+  KafkaBusOptions,
+  'brokers' | 'clientId' | 'logger' | 'security' | 'clientLogLevel'
+>;
+
+/**
+ * A kafkajs client with SiloBridge's TLS, SASL, logging and retry settings: the one place they are
+ * built, for the bus and for other Kafka work (kafka-acls.ts). Warns when SASL PLAIN would send the
+ * password in clear.
+ */
+export function createKafkaClient(options: KafkaClientOptions): Kafka {
+  const { ssl = false, sasl } = options.security ?? {};
+  if (sasl?.mechanism === 'plain' && ssl === false) {
+    options.logger.warn(
+      { brokers: options.brokers, username: sasl.username },
+      'Kafka SASL PLAIN without TLS sends the password in clear: turn TLS on',
+    );
+  }
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    ssl: typeof ssl === 'boolean' ? ssl : { ca: [ssl.ca] },
+    // A copy, as kafkajs stores its authenticator on the object; cast, as kafkajs types `sasl` as a
+    // union per mechanism literal, which one object with a union-typed mechanism does not match.
+    ...(sasl && { sasl: { ...sasl } as SASLOptions }),
+    logLevel: CLIENT_LOG_LEVELS[options.clientLogLevel ?? 'warn'],
+    logCreator: busLogCreator(options.logger),
+    retry: { initialRetryTime: 100, retries: 5 },
+  });
+}
+
 class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   private readonly kafka: Kafka;
@@ -69,24 +102,7 @@ class KafkaBus implements Bus {
 
   constructor(private readonly options: KafkaBusOptions) {
     this.logger = options.logger;
-    const { ssl = false, sasl } = options.security ?? {};
-    if (sasl?.mechanism === 'plain' && ssl === false) {
-      this.logger.warn(
-        { brokers: options.brokers, username: sasl.username },
-        'Kafka SASL PLAIN without TLS sends the password in clear: turn TLS on',
-      );
-    }
-    this.kafka = new Kafka({
-      clientId: options.clientId,
-      brokers: options.brokers,
-      ssl: typeof ssl === 'boolean' ? ssl : { ca: [ssl.ca] },
-      // A copy, as kafkajs stores its authenticator on the object; cast, as kafkajs types `sasl` as a
-      // union per mechanism literal, which one object with a union-typed mechanism does not match.
-      ...(sasl && { sasl: { ...sasl } as SASLOptions }),
-      logLevel: CLIENT_LOG_LEVELS[options.clientLogLevel ?? 'warn'],
-      logCreator: busLogCreator(options.logger),
-      retry: { initialRetryTime: 100, retries: 5 },
-    });
+    this.kafka = createKafkaClient(options);
     this.admin = new LazyClient(() => this.kafka.admin());
     // Not idempotent: kafkajs then retries without limit, so a publish to a deleted topic or a
     // down cluster would never settle. acks=-1 still waits for every in-sync replica, and a
@@ -133,6 +149,41 @@ class KafkaBus implements Bus {
       }
     }
     for (const topic of topics) this.knownTopics.add(topic);
+    if (retention.applyToExisting && retention.retentionMs !== undefined) {
+      await this.applyRetention(
+        admin,
+        [...existing].filter((topic) => topics.includes(topic)),
+        retention.retentionMs,
+      );
+    }
+  }
+
+  /** Sets `retention.ms` on existing topics whose own setting differs (and only on those). */
+  private async applyRetention(admin: Admin, topics: string[], retentionMs: number): Promise<void> {
+    if (topics.length === 0) return;
+    const TOPIC = kafkajs.ConfigResourceTypes.TOPIC;
+    const { resources } = await admin.describeConfigs({
+      resources: topics.map((name) => ({ type: TOPIC, name, configNames: ['retention.ms'] })),
+      includeSynonyms: false,
+    });
+    const differing = resources
+      .filter((resource) =>
+        resource.configEntries.some(
+          (entry) => entry.configName === 'retention.ms' && entry.configValue !== String(retentionMs),
+        ),
+      )
+      .map((resource) => resource.resourceName);
+    if (differing.length === 0) return;
+    // alterConfigs replaces a topic's dynamic settings: request topics carry no other one.
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: differing.map((name) => ({
+        type: TOPIC,
+        name,
+        configEntries: [{ name: 'retention.ms', value: String(retentionMs) }],
+      })),
+    });
+    this.logger.info({ topics: differing, retentionMs }, 'topic retention updated');
   }
 
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {

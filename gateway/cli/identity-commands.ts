@@ -5,13 +5,9 @@
  * gateway first, or use the HTTP API). Private keys are written to files (0600) and never stored.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { departmentOf, ROLES, type Role } from '../access/caller.js';
-import type { AuditRecorder } from '../audit/audit-events.js';
-import { ConfigError, GatewayError } from '../foundation/errors.js';
-import { migrationsDir } from '../foundation/paths.js';
 import { readableByOthers, readKeyFile, writePrivateKeyFile } from '../identity/key-files.js';
 import {
   generateKeyPair,
@@ -23,44 +19,10 @@ import {
 } from '../identity/system-keys.js';
 import { signToken } from '../identity/token-signer.js';
 import { DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
-import { createRegistry, type Registry } from '../registry/registry.js';
 import { keyView, systemView } from '../registry/registry-routes.js';
-import type { Database } from '../storage/database.js';
-import { migrate } from '../storage/migrations.js';
-import { openDatabase } from '../storage/open-database.js';
+import { createRegistryCli, type IdentityCliContext } from './registry-cli.js';
 
-/** The part of the gateway configuration these commands read. */
-export interface IdentityCliConfig {
-  databaseUrl: string | undefined;
-  dataDir: string;
-  audience: string;
-  maxTokenLifetimeSeconds: number;
-}
-
-export interface IdentityCliContext {
-  /** Reads the configuration when a command runs (e.g. `configOrExit` in silobridge.ts). */
-  config: () => IdentityCliConfig;
-  /** Records registry changes made from the command line; default: JSON lines on stderr. */
-  auditRecorder?: (database: Database) => AuditRecorder | Promise<AuditRecorder>;
-  /** Output streams (tests capture them). */
-  out?: (text: string) => void;
-  err?: (text: string) => void;
-}
-
-const stderrAudit: AuditRecorder = {
-  record: async (event) => {
-    process.stderr.write(`${JSON.stringify({ audit: event })}\n`);
-  },
-};
-
-/** Who ran the command, for the audit log (containers may have no user name for the uid). */
-function operator(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return `uid-${process.getuid?.() ?? 'unknown'}`;
-  }
-}
+export type { IdentityCliConfig, IdentityCliContext } from './registry-cli.js';
 
 function algorithm(value: string): SigningAlgorithm {
   if (!isSigningAlgorithm(value)) throw new Error(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')}.`);
@@ -80,37 +42,7 @@ function roles(values: string[]): Role[] {
 }
 
 export function registerIdentityCommands(program: Command, context: IdentityCliContext): void {
-  const out = context.out ?? ((text: string) => process.stdout.write(text));
-  const err = context.err ?? ((text: string) => process.stderr.write(text));
-  const actor = `cli:${operator()}`;
-  const json = (value: unknown) => out(`${JSON.stringify(value, null, 2)}\n`);
-
-  /** Runs a command; a failure prints one line (no stack) and sets exit code 1 (2: bad configuration). */
-  const run =
-    <A extends unknown[]>(work: (...args: A) => Promise<void>) =>
-    async (...args: A) => {
-      try {
-        await work(...args);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        err(`silobridge: ${message}${error instanceof GatewayError ? ` (${error.problem})` : ''}\n`);
-        process.exitCode = error instanceof ConfigError ? 2 : 1;
-      }
-    };
-
-  async function withRegistry<T>(
-    work: (registry: Registry) => Promise<T>,
-    options: { migrate?: boolean } = {},
-  ) {
-    const database = await openDatabase(context.config());
-    try {
-      if (options.migrate) await migrate(database, migrationsDir);
-      const audit = (await context.auditRecorder?.(database)) ?? stderrAudit;
-      return await work(createRegistry({ database, audit, refreshIntervalMs: 0 }));
-    } finally {
-      await database.close();
-    }
-  }
+  const { out, err, actor, json, run, withRegistry } = createRegistryCli(context);
 
   program
     .command('init')

@@ -12,13 +12,18 @@ import { ConfigError } from '../foundation/errors.js';
 import { createLogger } from '../foundation/logger.js';
 import { migrationsDir, projectRoot } from '../foundation/paths.js';
 import { existingGatewaySecret, resolveGatewaySecrets } from '../foundation/secrets.js';
+import { listRegistrations } from '../registry/connector-registration-store.js';
 import { runGatewayProcess } from '../server.js';
+import type { Database } from '../storage/database.js';
 import { migrate } from '../storage/migrations.js';
 import { openDatabase } from '../storage/open-database.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerConnectorCommands } from './connector-commands.js';
+import { registerConnectorRegistrationCommands } from './connector-registration-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerKafkaCommands } from './kafka-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerVerifyCommand } from './verify-command.js';
 
 const { version } = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
   version: string;
@@ -68,15 +73,34 @@ export function createProgram(): Command {
       }
     });
 
-  registerIdentityCommands(program, {
+  const registryCli = {
     config: loadConfig,
     // Registry changes made from the command line go into the same hash-chained audit log.
-    auditRecorder: async (database) =>
+    auditRecorder: async (database: Database) =>
       createAuditLog({ database, hmacKey: await registryAuditKey(), logger: createLogger('warn') }),
-  });
+  };
+  registerIdentityCommands(program, registryCli);
   registerPolicyCommands(program);
-  registerConnectorCommands(program);
+  registerConnectorRegistrationCommands(registerConnectorCommands(program), {
+    ...registryCli,
+    gatewayConfig: loadConfig,
+  });
   registerAuditCommands(program);
+  registerKafkaCommands(program, {
+    registeredDepartments: async () => {
+      const database = await openDatabase(loadConfig());
+      try {
+        return (await listRegistrations(database)).map((registration) => registration.department);
+      } catch (error) {
+        throw new Error(
+          `cannot read the connector registrations (${(error as Error).message}); name the departments with --department <code...>`,
+        );
+      } finally {
+        await database.close();
+      }
+    },
+  });
+  registerVerifyCommand(program);
   return program;
 }
 

@@ -10,6 +10,7 @@ import { loadSchemaCatalog, type SchemaCatalog } from '../catalog/schema-catalog
 import type { Logger } from '../foundation/logger.js';
 import { sampleSeedDir, schemasDir } from '../foundation/paths.js';
 import type { Bus } from '../protocol/bus.js';
+import type { DepartmentSigner } from '../protocol/department-signature.js';
 
 export interface SampleConnectorOptions {
   department: string;
@@ -17,6 +18,8 @@ export interface SampleConnectorOptions {
   topicPrefix: string;
   logger: Logger;
   instanceId?: string;
+  /** Signs replies and heartbeats with a key of one of the department's `connector` systems. */
+  signer: DepartmentSigner;
   /** Checks requests and records against the shared schemas; loaded from `schemas/` when not given. */
   catalog?: SchemaCatalog;
   heartbeatIntervalMs?: number;
@@ -29,6 +32,7 @@ export async function runSampleConnector(options: SampleConnectorOptions): Promi
     department: options.department,
     instanceId: options.instanceId,
     topicPrefix: options.topicPrefix,
+    signer: options.signer,
     handlers: createSampleHandlers(options.department, sampleSeedDir),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     logger: options.logger,
@@ -46,7 +50,9 @@ export interface SampleConnectors {
 }
 
 export async function startAllSampleConnectors(
-  options: Omit<SampleConnectorOptions, 'department' | 'instanceId'>,
+  options: Omit<SampleConnectorOptions, 'department' | 'instanceId' | 'signer'> & {
+    signerFor(department: string): DepartmentSigner;
+  },
 ): Promise<SampleConnectors> {
   const catalog = options.catalog ?? (await loadSchemaCatalog(schemasDir));
   const started: Connector[] = [];
@@ -60,6 +66,7 @@ export async function startAllSampleConnectors(
           ...options,
           catalog,
           department: department.code,
+          signer: options.signerFor(department.code),
           logger: options.logger.child({ sample: department.code }),
         }),
       );

@@ -45,6 +45,8 @@ export interface GatewayConfig {
   bodyLimitBytes: number;
   /** How long a lookup waits for the provider's connector. */
   lookupTimeoutMs: number;
+  /** How long request topics keep lookup requests (they hold identifiers in clear). */
+  requestTopicRetentionMs: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownGraceMs: number;
   /** Start the sample department connectors in-process (the embedded demo). */
@@ -322,6 +324,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     bodyLimitBytes: reader.integer('SILOBRIDGE_BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     lookupTimeoutMs: reader.integer('SILOBRIDGE_LOOKUP_TIMEOUT_MS', 5000, 50, 120_000),
+    requestTopicRetentionMs: reader.integer(
+      'SILOBRIDGE_REQUEST_TOPIC_RETENTION_MS',
+      60 * 60_000,
+      60_000,
+      7 * 24 * 60 * 60_000,
+    ),
     shutdownGraceMs: reader.integer('SILOBRIDGE_SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     sampleConnectors,
     // Demo systems (an admin among them, keys on disk) belong to the embedded demo only, never to a

@@ -2,7 +2,8 @@
  * Which department connectors are alive, learnt from the heartbeat topic. A connector instance is live
  * while its last heartbeat says `up` and is younger than three of its own intervals; a graceful
  * shutdown sends `down`, so lookups for its certificate types fail fast with 503 instead of waiting
- * for a timeout. The heartbeat topic is compacted by `<department>/<instanceId>`, so reading it from
+ * for a timeout. Only heartbeats signed by the department they name count, so no one can announce
+ * another department's connector as down (or up). The heartbeat topic is compacted by `<department>/<instanceId>`, so reading it from
  * the beginning gives every instance's last state.
  */
 
@@ -10,6 +11,7 @@ import type { SchemaCatalog } from '../catalog/schema-catalog.js';
 import type { Logger } from '../foundation/logger.js';
 import type { Bus, Subscription } from '../protocol/bus.js';
 import type { HeartbeatEnvelope } from '../protocol/envelopes.js';
+import { type ProviderSignatures, SignatureRefusal } from './provider-signatures.js';
 
 interface InstanceState {
   heartbeat: HeartbeatEnvelope;
@@ -42,6 +44,7 @@ export class ConnectorDirectory {
     private readonly heartbeatTopic: string,
     private readonly groupId: string,
     private readonly catalog: SchemaCatalog,
+    private readonly signatures: Pick<ProviderSignatures, 'verifyHeartbeat'>,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly warmUpMs = DEFAULT_WARM_UP_MS,
@@ -63,6 +66,16 @@ export class ConnectorDirectory {
         const verdict = this.catalog.validateEnvelope('heartbeat', value);
         if (!verdict.ok) {
           this.logger.warn({ offset: message.offset, errors: verdict.errors }, 'invalid heartbeat ignored');
+          return;
+        }
+        try {
+          await this.signatures.verifyHeartbeat(value as Record<string, unknown>);
+        } catch (error) {
+          if (!(error instanceof SignatureRefusal)) throw error;
+          this.logger.warn(
+            { offset: message.offset, reason: error.message },
+            'unsigned or forged heartbeat ignored',
+          );
           return;
         }
         this.record(value as HeartbeatEnvelope);
@@ -135,6 +148,8 @@ export class ConnectorDirectory {
     live: boolean;
     lastSeen: string;
     certificateTypes: string[];
+    connectorVersion?: string;
+    inFlight?: number;
   }> {
     return [...this.instances.values()].map((state) => ({
       department: state.heartbeat.department,
@@ -142,6 +157,8 @@ export class ConnectorDirectory {
       live: this.isLive(state),
       lastSeen: new Date(state.seenAt).toISOString(),
       certificateTypes: state.heartbeat.certificateTypes.map((served) => served.certificateType),
+      ...(state.heartbeat.connectorVersion ? { connectorVersion: state.heartbeat.connectorVersion } : {}),
+      ...(state.heartbeat.inFlight !== undefined ? { inFlight: state.heartbeat.inFlight } : {}),
     }));
   }
 

@@ -3,13 +3,11 @@
  * (each with its own status and, when it failed, its own problem document), fanned out concurrently.
  * Both need an authenticated system with the `lookup` role, and every answer carries the gateway's
  * signature (JWS) binding record digest, lookup id, requester and time.
- * GET /v1/connectors: the department connectors this gateway sees, live or not.
  */
 import { type RequestHandler, Router } from 'express';
 import { callerOf, requesterOf, requireRole } from '../access/caller.js';
 import type { Requester } from '../access/lookup-terms.js';
 import { asGatewayError, toProblem } from '../http/problem.js';
-import type { ConnectorDirectory } from './connector-directory.js';
 import { parseBatchRequest } from './lookup-request.js';
 import type { LookupResult, LookupService } from './lookup-service.js';
 
@@ -22,25 +20,18 @@ export type LookupSigner = (result: LookupResult, requester: Requester) => Promi
 
 export interface LookupRouterOptions {
   service: LookupService;
-  directory: ConnectorDirectory;
   /** Authenticates the caller (sets res.locals.caller) or answers 401. */
   authenticate: RequestHandler;
   sign: LookupSigner;
 }
 
 export function createLookupRouter(options: LookupRouterOptions): Router {
-  const { service, directory, authenticate, sign } = options;
+  const { service, authenticate, sign } = options;
   const router = Router();
   const lookupAndSign = async (body: unknown, requester: Requester): Promise<SignedLookupResult> => {
     const result = await service.lookup(body, requester);
     return { ...result, signature: await sign(result, requester) };
   };
-
-  // Which department connectors this gateway sees, and whether they are live: for department IT
-  // teams checking that their connector is announced, and for operators.
-  router.get('/v1/connectors', authenticate, requireRole('connector', 'admin', 'audit'), (_req, res) => {
-    res.json({ connectors: directory.list() });
-  });
 
   router.post('/v1/lookups', authenticate, requireRole('lookup'), async (req, res) => {
     res.json(await lookupAndSign(req.body, requesterOf(callerOf(res))));

@@ -19,10 +19,15 @@ import {
 } from '../foundation/errors.js';
 import type { Logger } from '../foundation/logger.js';
 import type { Bus, IncomingMessage } from '../protocol/bus.js';
-import type { LookupReplyEnvelope, LookupRequestEnvelope } from '../protocol/envelopes.js';
+import type {
+  LookupReplyEnvelope,
+  LookupRequestEnvelope,
+  ServedCertificateType,
+} from '../protocol/envelopes.js';
 import type { SubjectKeyer } from '../protocol/subject-key.js';
 import { DEAD_LETTER_REASON_HEADER, type TopicNames } from '../protocol/topics.js';
 import { parseLookupRequest } from './lookup-request.js';
+import { type ProviderSignatures, SignatureRefusal, type VerifiedReply } from './provider-signatures.js';
 import type { SendRequest } from './reply-router.js';
 
 export interface LookupResult {
@@ -34,6 +39,59 @@ export interface LookupResult {
   /** SHA-256 (hex) of the record's canonical JSON (RFC 8785): what the response signature binds. */
   recordDigest: string;
   retrievedAt: string;
+  /** The provider department's own signature, checkable offline with its published keys. */
+  departmentSignature: DepartmentSignature;
+}
+
+/**
+ * The department's signature as the approval system receives it: the JWS as the connector made it, and
+ * the disclosures of the fields released unchanged. A field the policy masked has no disclosure (its
+ * value differs from what the department signed); a field withheld is only a salted digest.
+ */
+export interface DepartmentSignature {
+  keyId: string;
+  signature: string;
+  disclosures: Record<string, string>;
+}
+
+interface ProviderRecord {
+  record: Record<string, unknown>;
+  schemaVersion: number;
+  signed: VerifiedReply;
+}
+
+/** Why a reply cannot be used; `problem` is the problem type the caller gets (502). */
+class UnusableReply extends Error {
+  constructor(
+    readonly problem: keyof typeof UNUSABLE_REPLY_DETAIL,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const UNUSABLE_REPLY_DETAIL = {
+  'invalid-provider-reply': (provider: string) => `Department '${provider}' sent a malformed reply`,
+  'provider-signature-invalid': (provider: string) =>
+    `Department '${provider}' sent a reply that is not signed by one of its registered connector keys`,
+  'mismatched-provider-reply': (provider: string) =>
+    `Department '${provider}' sent a reply that belongs to another lookup`,
+  'invalid-provider-record': (provider: string, certificateType: string) =>
+    `Department '${provider}' answered with a record that does not match the ${certificateType} schema`,
+} satisfies Record<string, (provider: string, certificateType: string) => string>;
+
+function departmentSignatureFor(
+  released: Record<string, unknown>,
+  fetched: ProviderRecord,
+): DepartmentSignature {
+  const disclosures: Record<string, string> = {};
+  for (const [field, value] of Object.entries(released)) {
+    const disclosure = fetched.signed.disclosures[field];
+    if (disclosure !== undefined && canonicalize(value) === canonicalize(fetched.record[field])) {
+      disclosures[field] = disclosure;
+    }
+  }
+  return { keyId: fetched.signed.keyId, signature: fetched.signed.signature, disclosures };
 }
 
 /** What a lookup asks of the shared schemas (gateway/catalog's SchemaCatalog is one). */
@@ -50,6 +108,11 @@ export interface ReplyWaiter {
   request(request: SendRequest): Promise<IncomingMessage>;
 }
 
+/** Which certificate types each department registered a connector for (the registry is one). */
+export interface RegisteredConnectors {
+  registrationOf(department: string): Promise<{ certificateTypes: ServedCertificateType[] } | undefined>;
+}
+
 /** Which connector instances answer a department's certificate type now (ConnectorDirectory is one). */
 export interface LiveConnectors {
   liveInstances(department: string, certificateType: string): string[];
@@ -61,6 +124,9 @@ export interface LookupServiceDependencies {
   bus: Pick<Bus, 'publish'>;
   replies: ReplyWaiter;
   directory: LiveConnectors;
+  registrations: RegisteredConnectors;
+  /** Checks each reply's department signature before anything else. */
+  signatures: Pick<ProviderSignatures, 'verifyReply'>;
   topics: TopicNames;
   policy: LookupPolicy;
   audit: AuditRecorder;
@@ -153,15 +219,8 @@ export class LookupService {
       policyId = decision.policyId;
       const fields = narrowFields(request.fields, decision.fields);
 
-      const record = await this.fetchRecord(
-        lookupId,
-        request,
-        type.schemaVersion,
-        provider,
-        requester,
-        fields,
-      );
-      const visible = fields ? project(record, fields) : record;
+      const fetched = await this.fetchRecord(lookupId, request, provider, requester, fields);
+      const visible = fields ? project(fetched.record, fields) : fetched.record;
       const projected = decision.mask ? decision.mask(visible) : visible;
       const digest = recordDigest(projected);
       // Fail closed: if this does not commit, the catch below answers 503 and the record stays here.
@@ -169,10 +228,11 @@ export class LookupService {
       return {
         lookupId,
         certificateType: request.certificateType,
-        schemaVersion: type.schemaVersion,
+        schemaVersion: fetched.schemaVersion,
         provider,
         record: projected,
         recordDigest: digest,
+        departmentSignature: departmentSignatureFor(projected, fetched),
         retrievedAt: new Date().toISOString(),
       };
     } catch (error) {
@@ -221,11 +281,21 @@ export class LookupService {
   private async fetchRecord(
     lookupId: string,
     request: LookupRequest,
-    schemaVersion: number,
     provider: string,
     requester: Requester,
     fields: string[] | undefined,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<ProviderRecord> {
+    const registration = await this.deps.registrations.registrationOf(provider);
+    const served = registration?.certificateTypes.find(
+      (type) => type.certificateType === request.certificateType,
+    );
+    if (!served) {
+      throw new ServiceUnavailableError(
+        `Department '${provider}' has no connector registered for ${request.certificateType}.`,
+        'connector-not-registered',
+        { provider },
+      );
+    }
     if (this.deps.directory.liveInstances(provider, request.certificateType).length === 0) {
       throw new ServiceUnavailableError(
         `No connector of department '${provider}' is online for ${request.certificateType}.`,
@@ -238,7 +308,7 @@ export class LookupService {
       version: 1,
       lookupId,
       certificateType: request.certificateType,
-      schemaVersion,
+      schemaVersion: served.schemaVersion,
       subject: request.subject,
       ...(fields ? { fields } : {}),
       purpose: request.purpose,
@@ -256,48 +326,74 @@ export class LookupService {
     return this.readReply(message, envelope, provider);
   }
 
+  /**
+   * Checks a reply in this order: JSON, the department's signature, the envelope's schema, that it
+   * answers this lookup, the record's schema. A reply failing any check is dead-lettered and the
+   * caller gets a 502 saying which check failed.
+   */
   private async readReply(
     message: IncomingMessage,
     request: LookupRequestEnvelope,
     provider: string,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<ProviderRecord> {
     let reply: LookupReplyEnvelope;
+    let signed: VerifiedReply;
     try {
       let parsed: unknown;
       try {
         parsed = JSON.parse(message.value);
       } catch {
         // Not JSON.parse's message: it quotes the input, which may hold personal data.
-        throw new Error('the reply is not valid JSON');
+        throw new UnusableReply('invalid-provider-reply', 'the reply is not valid JSON');
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new UnusableReply('invalid-provider-reply', 'the reply is not a JSON object');
+      }
+      try {
+        signed = await this.deps.signatures.verifyReply(parsed as Record<string, unknown>, provider);
+      } catch (error) {
+        if (!(error instanceof SignatureRefusal)) throw error;
+        throw new UnusableReply('provider-signature-invalid', error.message);
       }
       const verdict = this.deps.catalog.validateEnvelope('lookup-reply', parsed);
-      if (!verdict.ok) throw new Error(verdict.errors.map((e) => `${e.pointer} ${e.reason}`).join('; '));
+      if (!verdict.ok) {
+        throw new UnusableReply(
+          'invalid-provider-reply',
+          verdict.errors.map((e) => `${e.pointer} ${e.reason}`).join('; '),
+        );
+      }
       reply = parsed as LookupReplyEnvelope;
       if (reply.lookupId !== request.lookupId || reply.certificateType !== request.certificateType) {
-        throw new Error('the reply answers a different lookup');
-      }
-      // Every department may write to reply topics: only the department asked may answer.
-      if (reply.connector.department !== provider) {
-        throw new Error(`the reply comes from department '${reply.connector.department}', not '${provider}'`);
+        throw new UnusableReply(
+          'mismatched-provider-reply',
+          `the reply answers lookup ${reply.lookupId} for ${reply.certificateType}, not this one`,
+        );
       }
       if (reply.outcome === 'found') {
         if (reply.schemaVersion !== request.schemaVersion) {
-          throw new Error(`schema version ${reply.schemaVersion} was asked as ${request.schemaVersion}`);
+          throw new UnusableReply(
+            'invalid-provider-record',
+            `schema version ${reply.schemaVersion} was asked as ${request.schemaVersion}`,
+          );
         }
         const record = this.deps.catalog.validateRecord(
           request.certificateType,
           request.schemaVersion,
           reply.record,
         );
-        if (!record.ok)
-          throw new Error(record.errors.map((e) => `/record${e.pointer} ${e.reason}`).join('; '));
+        if (!record.ok) {
+          throw new UnusableReply(
+            'invalid-provider-record',
+            record.errors.map((e) => `/record${e.pointer} ${e.reason}`).join('; '),
+          );
+        }
       }
     } catch (error) {
-      const reason = (error as Error).message;
-      await this.deadLetter(message, reason);
+      if (!(error instanceof UnusableReply)) throw error;
+      await this.deadLetter(message, error.message);
       throw new BadGatewayError(
-        `Department '${provider}' answered with a record that does not match the ${request.certificateType} schema; it was set aside for the department to fix.`,
-        'invalid-provider-record',
+        `${UNUSABLE_REPLY_DETAIL[error.problem](provider, request.certificateType)} (${error.message}); it was set aside for the department to fix.`,
+        error.problem,
         { provider },
       );
     }
@@ -315,7 +411,7 @@ export class LookupService {
         { provider, providerError: reply.error?.code },
       );
     }
-    return reply.record as Record<string, unknown>;
+    return { record: reply.record, schemaVersion: reply.schemaVersion, signed };
   }
 
   private async deadLetter(message: IncomingMessage, reason: string): Promise<void> {

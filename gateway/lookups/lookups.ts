@@ -1,9 +1,10 @@
 /**
  * Wires the lookup capability: the reply router on this instance's reply topic, the connector
- * directory on the heartbeat topic, the service and its routes, and the readiness checks they add.
+ * directory on the heartbeat topic, connector registration, the service and its routes, and the
+ * readiness checks they add.
  */
 import type { RequestHandler, Router } from 'express';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry as MetricsRegistry } from 'prom-client';
 import type { LookupPolicy } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
 import type { SchemaCatalog } from '../catalog/schema-catalog.js';
@@ -13,17 +14,23 @@ import type { ReadinessCheck } from '../health/health-routes.js';
 import type { Bus } from '../protocol/bus.js';
 import type { SubjectKeyer } from '../protocol/subject-key.js';
 import { ensureSharedTopics, topicNames } from '../protocol/topics.js';
+import { createConnectorRegistrationRouter } from '../registry/connector-registration-routes.js';
+import { createConnectorRegistrations } from '../registry/connector-registrations.js';
+import type { Registry } from '../registry/registry.js';
 import { ConnectorDirectory } from './connector-directory.js';
 import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
+import { createProviderSignatures } from './provider-signatures.js';
 import { ReplyRouter } from './reply-router.js';
 
 export interface LookupsOptions {
-  config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs'>;
+  config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs' | 'requestTopicRetentionMs'>;
   bus: Bus;
   catalog: SchemaCatalog;
   logger: Logger;
+  /** Systems, their keys and connector registrations: who may answer for a department. */
   registry: Registry;
+  metricsRegistry: MetricsRegistry;
   policy: LookupPolicy;
   audit: AuditRecorder;
   authenticate: RequestHandler;
@@ -33,6 +40,8 @@ export interface LookupsOptions {
 
 export interface Lookups {
   router: Router;
+  /** Connector registration (POST/GET/DELETE /v1/connectors) and the departments' published keys. */
+  connectorsRouter: Router;
   service: LookupService;
   directory: ConnectorDirectory;
   readiness: ReadinessCheck[];
@@ -40,12 +49,14 @@ export interface Lookups {
 }
 
 export async function startLookups(options: LookupsOptions): Promise<Lookups> {
-  const { config, bus, catalog, registry } = options;
+  const { config, bus, catalog, registry, metricsRegistry } = options;
   const logger = options.logger.child({ component: 'lookups' });
   const topics = topicNames(config.topicPrefix);
-  await ensureSharedTopics(bus, topics, catalog.providers());
+  const registered = (await registry.listRegistrations()).map((registration) => registration.department);
+  await ensureSharedTopics(bus, topics, registered, config.requestTopicRetentionMs);
+  const signatures = createProviderSignatures(registry);
 
-  const groupBase = `${config.topicPrefix}.gateway.${config.instanceId}`;
+  const groupBase = topics.gatewayGroups(config.instanceId);
   const replyTopic = topics.lookupReplies(config.instanceId);
   // Replies matter only while their lookup waits; an hour is ample for debugging.
   await bus.ensureTopics([replyTopic], 1, { retentionMs: 60 * 60_000 });
@@ -55,6 +66,7 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     topics.heartbeats,
     `${groupBase}.heartbeats`,
     catalog,
+    signatures,
     logger,
   );
   await Promise.all([replies.start(), directory.start()]);
@@ -64,13 +76,13 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     help: 'Lookups answered, by certificate type and outcome',
     labelNames: ['certificate_type', 'outcome'] as const,
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
+    registers: [metricsRegistry],
   });
   new Counter({
     name: 'silobridge_lookup_replies_dropped_total',
     help: 'Replies dropped: late (after the lookup timed out) or with an unknown correlation id',
     labelNames: ['reason'] as const,
-    registers: [registry],
+    registers: [metricsRegistry],
     collect() {
       this.reset();
       this.inc({ reason: 'late' }, replies.stats.lateReplies);
@@ -83,6 +95,8 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     bus,
     replies,
     directory,
+    registrations: registry,
+    signatures,
     topics,
     policy: options.policy,
     audit: options.audit,
@@ -94,11 +108,20 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
   });
 
   return {
-    router: createLookupRouter({
-      service,
-      directory,
+    router: createLookupRouter({ service, authenticate: options.authenticate, sign: options.sign }),
+    connectorsRouter: createConnectorRegistrationRouter({
+      registrations: createConnectorRegistrations({
+        registry,
+        catalog,
+        topics,
+        topicPrefix: config.topicPrefix,
+        requestTopicRetentionMs: config.requestTopicRetentionMs,
+        ensureRequestTopic: (department) =>
+          ensureSharedTopics(bus, topics, [department], config.requestTopicRetentionMs),
+      }),
+      registry,
+      instances: () => directory.list(),
       authenticate: options.authenticate,
-      sign: options.sign,
     }),
     service,
     directory,

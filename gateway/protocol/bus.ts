@@ -58,6 +58,11 @@ export interface TopicRetention {
   compacted?: boolean;
   /** Delete messages older than this. */
   retentionMs?: number;
+  /**
+   * Also set this retention on topics that already exist (the gateway, which owns topic settings,
+   * does; connectors never do, and under Kafka ACLs they may not).
+   */
+  applyToExisting?: boolean;
 }
 
 export interface Bus {

@@ -47,6 +47,10 @@ interface LookupReplyBase {
   certificateType: string;
   schemaVersion: number;
   connector: { department: string; instanceId: string };
+  /** The department's signature (compact JWS, docs/protocol.md); the gateway refuses a reply without. */
+  signature?: string;
+  /** Record field -> its disclosure (base64url of [salt, field, value]); with `found` only. */
+  disclosures?: Record<string, string> | null;
 }
 
 /** A certificate record as a department holds it: field name -> value, checked against the type's schema. */
@@ -72,4 +76,10 @@ export interface HeartbeatEnvelope {
   intervalMs: number;
   /** RFC 3339 date-time, by the connector's clock. */
   sentAt: string;
+  /** The connector software and its version, e.g. `silobridge-sdk/0.1.0`. */
+  connectorVersion?: string;
+  /** Requests the instance is handling now. */
+  inFlight?: number;
+  /** The department's signature; its payload is this heartbeat without `signature`. */
+  signature?: string;
 }

@@ -1,4 +1,4 @@
-/** Topic names of the wire protocol (docs/protocol.md), all under one configurable prefix. */
+/** Topic and consumer group names of the wire protocol (docs/protocol.md), under one configurable prefix. */
 import type { Bus } from './bus.js';
 
 export interface TopicNames {
@@ -6,6 +6,10 @@ export interface TopicNames {
   lookupReplies(gatewayInstanceId: string): string;
   heartbeats: string;
   deadLetters: string;
+  /** The consumer group every connector instance of a department shares. */
+  connectorGroup(department: string): string;
+  /** The consumer groups of one gateway instance start with this (its replies, its heartbeats, ...). */
+  gatewayGroups(gatewayInstanceId: string): string;
 }
 
 export function topicNames(prefix: string): TopicNames {
@@ -14,6 +18,8 @@ export function topicNames(prefix: string): TopicNames {
     lookupReplies: (instanceId) => `${prefix}.lookup-replies.${instanceId}`,
     heartbeats: `${prefix}.heartbeats`,
     deadLetters: `${prefix}.dead-letters`,
+    connectorGroup: (department) => `${prefix}.connector.${department}`,
+    gatewayGroups: (instanceId) => `${prefix}.gateway.${instanceId}`,
   };
 }
 
@@ -25,19 +31,36 @@ export const DEAD_LETTER_REASON_HEADER = 'silobridge_dead_letter_reason';
 /** Partitions of a department's request topic: the most connector instances that can share its load. */
 export const REQUEST_TOPIC_PARTITIONS = 6;
 
+/**
+ * Request topics hold citizens' identifiers in clear, and a request is worthless after its deadline
+ * (seconds): keep them an hour by default, enough to debug (SILOBRIDGE_REQUEST_TOPIC_RETENTION_MS).
+ */
+export const REQUEST_TOPIC_RETENTION_MS = 60 * 60_000;
+
 /** Dead letters wait for the department to fix its connector: keep them a month. */
 const DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60_000;
 
 /**
- * Creates the topics gateways and connectors share, with the same settings whoever starts first:
- * heartbeats compacted per connector instance (the topic holds each one's current state), dead
- * letters kept a month, and each provider department's request topic.
+ * Creates the topics gateways and connectors share, if missing, with the same settings whoever starts
+ * first: heartbeats compacted per connector instance (the topic holds each one's current state), dead
+ * letters kept a month, and the given departments' request topics. Gateways create request topics
+ * when a connector registers, with the configured retention (`requestRetentionMs`, applied to existing
+ * topics too); a connector only checks its own exists.
  */
-export async function ensureSharedTopics(bus: Bus, topics: TopicNames, departments: string[]): Promise<void> {
+export async function ensureSharedTopics(
+  bus: Bus,
+  topics: TopicNames,
+  departments: string[],
+  requestRetentionMs?: number,
+): Promise<void> {
   await bus.ensureTopics([topics.heartbeats], 1, { compacted: true });
   await bus.ensureTopics([topics.deadLetters], 1, { retentionMs: DEAD_LETTER_RETENTION_MS });
+  if (departments.length === 0) return;
   await bus.ensureTopics(
     departments.map((department) => topics.lookupRequests(department)),
     REQUEST_TOPIC_PARTITIONS,
+    requestRetentionMs === undefined
+      ? { retentionMs: REQUEST_TOPIC_RETENTION_MS }
+      : { retentionMs: requestRetentionMs, applyToExisting: true },
   );
 }

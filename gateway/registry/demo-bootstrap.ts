@@ -1,13 +1,16 @@
 /**
  * The embedded demo's identities: the sample departments, an approval system of the government
  * service centre, a civil-affairs registry, a data officer's console (`audit`) and an administrator,
- * each with a key pair whose private half is written under `<dataDir>/demo-keys/` (0600). Idempotent:
- * a restart reuses what exists, and repairs a system whose key file went missing with a fresh key.
+ * and for each sample department a `connector` system and its connector registration. Each system has
+ * a key pair whose private half is written under `<dataDir>/demo-keys/` (0600). Idempotent: a restart
+ * reuses what exists, and repairs a system whose key file went missing with a fresh key.
  */
 import path from 'node:path';
+import { SAMPLE_DEPARTMENTS } from '../../connectors/samples/sample-departments.js';
 import type { Role } from '../access/caller.js';
 import { readKeyFile, writePrivateKeyFile } from '../identity/key-files.js';
 import { generateKeyPair, type ParsedPublicKey, publicHalf } from '../identity/system-keys.js';
+import { createDepartmentSigner, type DepartmentSigner } from '../protocol/department-signature.js';
 import type { Registry, SystemWithKeys } from './registry.js';
 import { ConflictError } from './registry-errors.js';
 
@@ -42,6 +45,15 @@ export const DEMO_SYSTEMS: ReadonlyArray<{ id: string; name: string; roles: Role
   { id: 'data-office/gateway-admin', name: 'Gateway administration (网关管理)', roles: ['admin'] },
 ];
 
+/** The system each sample department's connector signs with: `<department>/connector`. */
+export const sampleConnectorSystem = (department: string) => `${department}/connector`;
+
+const SAMPLE_CONNECTOR_SYSTEMS = SAMPLE_DEPARTMENTS.map((department) => ({
+  id: sampleConnectorSystem(department.code),
+  name: `Sample connector (${department.name.zh}示例连接器)`,
+  roles: ['connector'] as Role[],
+}));
+
 export interface DemoIdentity {
   systemId: string;
   roles: Role[];
@@ -56,6 +68,13 @@ export interface DemoBootstrapResult {
   created: string[];
   /** Human hint for stderr: the systems and how to get a token. */
   banner: string;
+}
+
+export interface SampleConnectorIdentities {
+  /** Signs for a sample department's connector with the key in `<dataDir>/demo-keys/`. */
+  signerFor(department: string): DepartmentSigner;
+  identities: DemoIdentity[];
+  created: string[];
 }
 
 export interface BootstrapDemoOptions {
@@ -92,16 +111,16 @@ async function keyUsable(registry: Registry, system: SystemWithKeys, key: Parsed
   }
 }
 
-export async function bootstrapDemo(options: BootstrapDemoOptions): Promise<DemoBootstrapResult> {
-  const { registry, dataDir } = options;
-  const command = options.command ?? 'npx silobridge';
-  const created: string[] = [];
-  for (const department of DEMO_DEPARTMENTS) {
-    if ((await registry.ensureDepartment(ACTOR, department)).created)
-      created.push(`department ${department.code}`);
-  }
+/** Creates each system unless it exists, with a usable key file; returns their identities. */
+async function ensureSystems(
+  registry: Registry,
+  dataDir: string,
+  command: string,
+  systems: ReadonlyArray<{ id: string; name: string; roles: Role[] }>,
+  created: string[],
+): Promise<DemoIdentity[]> {
   const identities: DemoIdentity[] = [];
-  for (const demo of DEMO_SYSTEMS) {
+  for (const demo of systems) {
     const keyFile = demoKeyFile(dataDir, demo.id);
     let system = await registry.getSystem(demo.id);
     if (!system) {
@@ -124,6 +143,71 @@ export async function bootstrapDemo(options: BootstrapDemoOptions): Promise<Demo
       tokenCommand: `${command} token --system ${demo.id} --key ${shownFile}`,
     });
   }
+  return identities;
+}
+
+/**
+ * What the sample connectors need to answer: their departments, a `connector` system per department
+ * with a key file, and a registration for the types each one holds.
+ */
+export async function bootstrapSampleConnectors(
+  options: BootstrapDemoOptions,
+): Promise<SampleConnectorIdentities> {
+  const { registry, dataDir } = options;
+  const created: string[] = [];
+  for (const department of DEMO_DEPARTMENTS) {
+    if ((await registry.ensureDepartment(ACTOR, department)).created)
+      created.push(`department ${department.code}`);
+  }
+  const identities = await ensureSystems(
+    registry,
+    dataDir,
+    options.command ?? 'npx silobridge',
+    SAMPLE_CONNECTOR_SYSTEMS,
+    created,
+  );
+  const registered = new Set((await registry.listRegistrations()).map((r) => r.department));
+  for (const department of SAMPLE_DEPARTMENTS) {
+    if (registered.has(department.code)) continue;
+    try {
+      await registry.insertRegistration(ACTOR, {
+        department: department.code,
+        certificateTypes: department.certificateTypes.map((certificateType) => ({
+          certificateType,
+          schemaVersion: 1,
+        })),
+      });
+      created.push(`connector registration ${department.code}`);
+    } catch (error) {
+      // Another instance starting at the same moment registered it first.
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+  const signers = new Map<string, DepartmentSigner>();
+  for (const identity of identities) {
+    const privateJwk = await readKeyFile(identity.keyFile);
+    const signer = createDepartmentSigner({ systemId: identity.systemId, privateJwk });
+    signers.set(signer.department, signer);
+  }
+  return {
+    identities,
+    created,
+    signerFor(department) {
+      const signer = signers.get(department);
+      if (!signer) throw new Error(`no sample connector identity for department '${department}'`);
+      return signer;
+    },
+  };
+}
+
+export async function bootstrapDemo(
+  options: BootstrapDemoOptions,
+): Promise<DemoBootstrapResult & SampleConnectorIdentities> {
+  const { registry, dataDir } = options;
+  const command = options.command ?? 'npx silobridge';
+  const samples = await bootstrapSampleConnectors(options);
+  const created = [...samples.created];
+  const identities = await ensureSystems(registry, dataDir, command, DEMO_SYSTEMS, created);
   const width = Math.max(...identities.map((identity) => identity.systemId.length));
   const banner = [
     `Demo systems (private keys in ${path.dirname(identities[0]?.keyFile ?? dataDir)}, mode 0600):`,
@@ -132,5 +216,10 @@ export async function bootstrapDemo(options: BootstrapDemoOptions): Promise<Demo
     `  TOKEN=$(${identities[0]?.tokenCommand ?? ''})`,
     '',
   ].join('\n');
-  return { identities, created, banner };
+  return {
+    identities: [...identities, ...samples.identities],
+    created,
+    banner,
+    signerFor: samples.signerFor,
+  };
 }

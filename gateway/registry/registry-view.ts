@@ -1,6 +1,6 @@
 /**
- * The registry as authentication sees it: every system with its roles and verification keys, held in
- * memory so a request costs no query. It stays current two ways: a change made through this process
+ * The registry as authentication and lookups see it: every system with its roles and verification
+ * keys, and every connector registration, held in memory so a request costs no query. It stays current two ways: a change made through this process
  * calls `invalidate()` (effective on the next request), and any other change (another gateway
  * instance, the CLI, plain SQL) bumps `registry_revision`, which is re-read at most every
  * `refreshIntervalMs` (0 = on every request) before the view is trusted again.
@@ -11,9 +11,12 @@ import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource, RegisteredKey, SystemCredentials } from '../identity/credentials.js';
 import { publicKeyObject } from '../identity/system-keys.js';
 import type { Database } from '../storage/database.js';
+import { type ConnectorRegistration, listRegistrations } from './connector-registration-store.js';
 import { listKeys, listSystems, registryRevision } from './registry-store.js';
 
 export interface RegistryView extends CredentialSource {
+  /** The department's connector registration, if it has one. */
+  registrationOf(department: string): Promise<ConnectorRegistration | undefined>;
   /** Makes the next request re-check the registry (after a change made through this process). */
   invalidate(): void;
 }
@@ -21,6 +24,7 @@ export interface RegistryView extends CredentialSource {
 interface Snapshot {
   revision: string;
   systems: Map<string, SystemCredentials>;
+  registrations: Map<string, ConnectorRegistration>;
   /** Parsed verification keys by thumbprint, reused across reloads (parsing costs more than the query). */
   keyObjects: Map<string, KeyObject>;
 }
@@ -36,10 +40,15 @@ async function loadSnapshot(
   previous: Snapshot | undefined,
   logger?: Logger,
 ): Promise<Snapshot> {
-  const { revision, systems, keys } = await database.transaction(async (tx) => {
-    // One consistent picture of systems and keys, whatever commits meanwhile.
+  const { revision, systems, keys, registrations } = await database.transaction(async (tx) => {
+    // One consistent picture of systems, keys and registrations, whatever commits meanwhile.
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-    return { revision: await registryRevision(tx), systems: await listSystems(tx), keys: await listKeys(tx) };
+    return {
+      revision: await registryRevision(tx),
+      systems: await listSystems(tx),
+      keys: await listKeys(tx),
+      registrations: await listRegistrations(tx),
+    };
   });
   const keyObjects = new Map<string, KeyObject>();
   const bySystem = new Map<string, Map<string, RegisteredKey>>();
@@ -72,7 +81,12 @@ async function loadSnapshot(
       keys: bySystem.get(system.id) ?? new Map(),
     });
   }
-  return { revision, systems: credentials, keyObjects };
+  return {
+    revision,
+    systems: credentials,
+    registrations: new Map(registrations.map((registration) => [registration.department, registration])),
+    keyObjects,
+  };
 }
 
 export function createRegistryView(options: RegistryViewOptions): RegistryView {
@@ -117,6 +131,9 @@ export function createRegistryView(options: RegistryViewOptions): RegistryView {
   return {
     async credentialsOf(systemId: string) {
       return (await current()).systems.get(systemId);
+    },
+    async registrationOf(department: string) {
+      return (await current()).registrations.get(department);
     },
     invalidate() {
       generation += 1;

@@ -11,11 +11,14 @@ import type { Logger } from '../foundation/logger.js';
 import type { CredentialSource } from '../identity/credentials.js';
 import { type ParsedPublicKey, parsePublicJwk } from '../identity/system-keys.js';
 import type { Database, Queryable } from '../storage/database.js';
+import type { ConnectorRegistration } from './connector-registration-store.js';
+import * as registrations from './connector-registration-store.js';
 import { ConflictError, isUniqueViolation } from './registry-errors.js';
 import type { Department, RegisteredSystem, StoredKey } from './registry-store.js';
 import * as store from './registry-store.js';
 import { createRegistryView } from './registry-view.js';
 
+export type { ConnectorRegistration } from './connector-registration-store.js';
 export type { Department, RegisteredSystem, StoredKey } from './registry-store.js';
 
 export interface SystemWithKeys extends RegisteredSystem {
@@ -59,6 +62,15 @@ export interface Registry extends CredentialSource {
   retireKey(actor: string, systemId: string, kid: string, options?: RetireOptions): Promise<StoredKey>;
   /** How many enabled systems hold the admin role (`silobridge init` creates the first). */
   countAdmins(): Promise<number>;
+  /** The department's connector registration as every lookup sees it (cached like credentials). */
+  registrationOf(department: string): Promise<ConnectorRegistration | undefined>;
+  listRegistrations(): Promise<ConnectorRegistration[]>;
+  /** Records a registration as given (gateway/registry/connector-registrations.ts checks it first). */
+  insertRegistration(
+    actor: string,
+    registration: Omit<ConnectorRegistration, 'createdAt' | 'createdBy'>,
+  ): Promise<ConnectorRegistration>;
+  deleteRegistration(actor: string, department: string): Promise<ConnectorRegistration>;
 }
 
 export interface RegistryOptions {
@@ -289,6 +301,63 @@ export function createRegistry(options: RegistryOptions): Registry {
               action: 'key.retired',
               target: `${systemId}#${kid}`,
               details: { systemId, kid, thumbprint: retired.thumbprint, activeKeysLeft: active.length - 1 },
+            },
+          ],
+        };
+      }),
+
+    registrationOf: (department) => view.registrationOf(department),
+    listRegistrations: () => registrations.listRegistrations(database),
+
+    insertRegistration: (actor, registration) =>
+      change(async (tx) => {
+        if (!(await store.getDepartment(tx, registration.department))) {
+          throw new BadRequestError(
+            `Department '${registration.department}' is not registered; create it first (POST /v1/departments).`,
+            [{ pointer: '/department', reason: `unknown department '${registration.department}'` }],
+            'unknown-department',
+          );
+        }
+        const existing = (await registrations.listRegistrations(tx)).find(
+          (candidate) => candidate.department === registration.department,
+        );
+        if (existing) {
+          throw new ConflictError(
+            `Department '${registration.department}' already has a registered connector (since ${existing.createdAt}); remove it first (DELETE /v1/connectors/${registration.department}) to change what it serves.`,
+            'connector-already-registered',
+          );
+        }
+        const created = await registrations.insertRegistration(tx, { ...registration, createdBy: actor });
+        return {
+          result: created,
+          events: [
+            {
+              actor,
+              action: 'connector.registered',
+              target: created.department,
+              details: { certificateTypes: created.certificateTypes },
+            },
+          ],
+        };
+      }),
+
+    deleteRegistration: (actor, department) =>
+      change(async (tx) => {
+        const removed = await registrations.deleteRegistration(tx, department);
+        if (!removed) {
+          throw new NotFoundError(
+            `Department '${department}' has no registered connector.`,
+            'connector-not-registered',
+          );
+        }
+        return {
+          result: removed,
+          events: [
+            {
+              actor,
+              action: 'connector.removed',
+              target: department,
+              details: { certificateTypes: removed.certificateTypes },
             },
           ],
         };

@@ -26,6 +26,7 @@ import { openSigningKeyRing } from '../../gateway/signing/signing-keys.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { migrate } from '../../gateway/storage/migrations.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { registeredTypes, signaturesNotChecked } from '../support/department-keys.js';
 import { adminDatabaseUrl, databaseUrlFor, withAdminClient } from '../support/postgres-harness.js';
 
 const EVENTS = Number(process.argv[2] ?? 20_000);
@@ -106,6 +107,8 @@ function lookupService(audit: AuditRecorder): LookupService {
       }),
     } as unknown as Deps['replies'],
     directory: { liveInstances: () => ['ps-1'] } as unknown as Deps['directory'],
+    registrations: registeredTypes('resident-id-card'),
+    signatures: signaturesNotChecked,
     topics: topicNames('bench'),
     policy: { authorize: async () => ({}) },
     audit,

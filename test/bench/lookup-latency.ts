@@ -20,6 +20,7 @@ import { createLogger } from '../../gateway/foundation/logger.js';
 import { startGateway } from '../../gateway/gateway.js';
 import type { Bus } from '../../gateway/protocol/bus.js';
 import { startKafkaBroker } from '../kafka/kafka-broker.js';
+import { demoConnectorSigners } from '../support/department-keys.js';
 import { demoToken, writeTestPolicy } from '../support/gateway-auth.js';
 import { CERTIFICATE_TYPES, lookupBody } from '../support/lookup-fixtures.js';
 import { adminDatabaseUrl, databaseUrlFor, withAdminClient } from '../support/postgres-harness.js';
@@ -54,7 +55,12 @@ async function measure(label: string, kafkaBrokers: string | undefined) {
     ...(kafkaBrokers ? { KAFKA_BROKERS: kafkaBrokers } : {}),
   });
   const gateway = await startGateway(config, { logger, ...(kafkaBrokers ? {} : { bus: connectorBus }) });
-  const connectors = await startAllSampleConnectors({ bus: connectorBus, topicPrefix: prefix, logger });
+  const connectors = await startAllSampleConnectors({
+    bus: connectorBus,
+    topicPrefix: prefix,
+    logger,
+    signerFor: await demoConnectorSigners(dataDir),
+  });
   const token = await demoToken(dataDir);
   const lookup = async (i: number) => {
     const body = lookupBody(CERTIFICATE_TYPES[i % CERTIFICATE_TYPES.length] as string, i % 8);

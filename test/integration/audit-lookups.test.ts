@@ -25,6 +25,7 @@ import { unkeyedSubjectKey } from '../../gateway/protocol/subject-key.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
 import type { Database, Queryable } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { registeredTypes, signaturesNotChecked } from '../support/department-keys.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const HMAC_KEY = 'audit-lookups-test-hmac-key-0123456789abcd';
@@ -88,6 +89,8 @@ function lookupService(audit: AuditRecorder, asked: string[] = []): LookupServic
     bus: { publish: async () => {} },
     replies,
     directory,
+    registrations: registeredTypes(...Object.keys(BEHAVIOUR)),
+    signatures: signaturesNotChecked,
     topics: topicNames('test'),
     policy: {
       authorize: async (_requester, request) => {

@@ -1,5 +1,5 @@
 /**
- * `silobridge connector --department <code>` as a department team runs it: its own process on Kafka,
+ * `silobridge connector --department <code> --system <id> --key <file>` as a department team runs it: its own process on Kafka,
  * answering lookups an approval system makes through the gateway, and leaving cleanly on SIGTERM.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,8 +9,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../gateway/foundation/paths.js';
 import type { RunningGateway } from '../../gateway/gateway.js';
+import { demoKeyFile } from '../../gateway/registry/demo-bootstrap.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
 import {
+  announcedInstances,
   createTestGatewayEnvironment,
   OPERATOR,
   type TestClient,
@@ -27,6 +29,13 @@ describe('silobridge connector --department public-security', () => {
   let operator: TestClient;
   let child: ChildProcess;
   let output = '';
+  /** The sample connector key the gateway's demo bootstrap wrote. */
+  const signing = () => [
+    '--system',
+    'public-security/connector',
+    '--key',
+    demoKeyFile(env.dataDir, 'public-security/connector'),
+  ];
 
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does).`);
@@ -36,7 +45,7 @@ describe('silobridge connector --department public-security', () => {
     operator = await env.client(gateway, OPERATOR);
     child = spawn(
       process.execPath,
-      [CLI, 'connector', '--department', 'public-security', '--instance-id', 'ps-cli-1'],
+      [CLI, 'connector', '--department', 'public-security', '--instance-id', 'ps-cli-1', ...signing()],
       {
         env: {
           PATH: process.env.PATH ?? '',
@@ -60,7 +69,7 @@ describe('silobridge connector --department public-security', () => {
     await vi.waitFor(
       async () => {
         const { body } = await operator.get('/v1/connectors');
-        expect(body.connectors, output).toContainEqual(
+        expect(announcedInstances(body), output).toContainEqual(
           expect.objectContaining({ department: 'public-security', instanceId: 'ps-cli-1', live: true }),
         );
       },
@@ -86,10 +95,14 @@ describe('silobridge connector --department public-security', () => {
   });
 
   it('refuses to start without Kafka, saying why', async () => {
-    const lone = spawn(process.execPath, [CLI, 'connector', '--department', 'public-security'], {
-      env: { PATH: process.env.PATH ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const lone = spawn(
+      process.execPath,
+      [CLI, 'connector', '--department', 'public-security', ...signing()],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     lone.stderr?.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise<number | null>((resolve) => lone.once('exit', (c) => resolve(c)));

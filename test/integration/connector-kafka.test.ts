@@ -12,6 +12,7 @@ import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
 import type { Bus } from '../../gateway/protocol/bus.js';
 import type { LookupReplyEnvelope } from '../../gateway/protocol/envelopes.js';
 import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/protocol/topics.js';
+import { departmentIdentity } from '../support/department-keys.js';
 
 const brokers = inject('kafkaBrokers').split(',');
 const logger = pino({ level: 'silent' });
@@ -24,6 +25,8 @@ const idCards: CertificateHandler = {
     return idNumber.startsWith('missing') ? undefined : { idNumber, name: `Resident ${idNumber.slice(-4)}` };
   },
 };
+
+const identity = departmentIdentity(DEPARTMENT);
 
 describe('connector runtime on Kafka', () => {
   const cleanup: Array<() => Promise<void>> = [];
@@ -55,6 +58,7 @@ describe('connector runtime on Kafka', () => {
       department: DEPARTMENT,
       instanceId,
       topicPrefix: prefix,
+      signer: identity.signer,
       handlers: { 'resident-id-card': idCards },
       concurrency: 4,
       logger,

@@ -5,6 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -12,14 +14,19 @@ import { createLookupRequester, type LookupRequester } from '../../connectors/te
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
 import { loadSchemaCatalog, type SchemaCatalog } from '../../gateway/catalog/schema-catalog.js';
 import { projectRoot, schemasDir } from '../../gateway/foundation/paths.js';
+import { createProviderSignatures } from '../../gateway/lookups/provider-signatures.js';
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
 import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/protocol/topics.js';
+import { credentialsOf, departmentIdentity } from '../support/department-keys.js';
 import { PURPOSE } from '../support/lookup-fixtures.js';
-import { createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
+import { announcedInstances, createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
 
 const SCRIPT = path.join(projectRoot, 'connectors', 'examples', 'plain-kafkajs-connector.mjs');
 
+const identity = departmentIdentity('civil-affairs');
+
 describe('a connector written with plain kafkajs from docs/protocol.md', () => {
+  let keyDir: string | undefined;
   const brokers = inject('kafkaBrokers');
   const prefix = `ns${randomBytes(4).toString('hex')}`;
   const topics = topicNames(prefix);
@@ -59,12 +66,17 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
     requester = createLookupRequester({ bus, topicPrefix: prefix });
     await requester.start();
 
+    keyDir = await mkdtemp(path.join(tmpdir(), 'silobridge-plain-'));
+    const keyFile = path.join(keyDir, 'civil-affairs.connector.jwk');
+    await writeFile(keyFile, JSON.stringify(identity.privateJwk), { mode: 0o600 });
     child = spawn(process.execPath, [SCRIPT], {
       env: {
         ...process.env,
         KAFKA_BROKERS: brokers,
         SILOBRIDGE_TOPIC_PREFIX: prefix,
         INSTANCE_ID: 'plain-1',
+        SYSTEM_ID: identity.systemId,
+        SIGNING_KEY_FILE: keyFile,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -85,6 +97,7 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
     await requester?.stop();
     for (const stop of stops) await stop();
     await bus?.close();
+    if (keyDir) await rm(keyDir, { recursive: true, force: true });
   });
 
   it('answers found and not-found with the lookup id as correlation id', async () => {
@@ -105,6 +118,15 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
       15_000,
     );
     expect(missing.outcome).toBe('not-found');
+    // Signed for civil-affairs: the checks the gateway makes pass.
+    const signatures = createProviderSignatures(credentialsOf(identity));
+    await expect(signatures.verifyReply(found as never, 'civil-affairs')).resolves.toMatchObject({
+      keyId: `civil-affairs/connector#${identity.kid}`,
+    });
+    await expect(signatures.verifyReply(missing as never, 'civil-affairs')).resolves.toBeDefined();
+    await expect(
+      signatures.verifyHeartbeat(heartbeats.find((beat) => beat.instanceId === 'plain-1') as never),
+    ).resolves.toBeUndefined();
     // What it sends is what the gateway accepts.
     expect(catalog.validateEnvelope('lookup-reply', found)).toEqual({ ok: true });
     expect(catalog.validateRecord('marriage-certificate', 1, found.record)).toEqual({ ok: true });
@@ -128,10 +150,15 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
       const gateway = await env.start(`${prefix}-gw`);
       const api = await env.client(gateway);
       const operator = await env.client(gateway, OPERATOR);
+      // The department adds the key its connector signs with to its connector system.
+      const added = await operator.post('/v1/systems/civil-affairs/connector/keys', {
+        jwk: identity.publicJwk,
+      });
+      expect(added.status, JSON.stringify(added.body)).toBe(201);
       await vi.waitFor(
         async () => {
           const { body } = await operator.get('/v1/connectors');
-          expect(body.connectors).toContainEqual(
+          expect(announcedInstances(body)).toContainEqual(
             expect.objectContaining({ instanceId: 'plain-1', live: true }),
           );
         },
@@ -146,6 +173,7 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
       expect(body).toMatchObject({
         provider: 'civil-affairs',
         record: { certificateNumber: 'J350102-2015-000123', status: 'valid' },
+        departmentSignature: { keyId: `civil-affairs/connector#${identity.kid}` },
       });
       const missing = await api.post('/v1/lookups', {
         certificateType: 'marriage-certificate',

@@ -16,8 +16,10 @@ import { sampleSeedDir } from '../../gateway/foundation/paths.js';
 import type { RunningGateway } from '../../gateway/gateway.js';
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
 import { CORRELATION_HEADER, DEAD_LETTER_REASON_HEADER, topicNames } from '../../gateway/protocol/topics.js';
+import { demoConnectorSigners } from '../support/department-keys.js';
 import { CERTIFICATE_TYPES, lookupBody, PURPOSE } from '../support/lookup-fixtures.js';
 import {
+  announcedInstances,
   createTestGatewayEnvironment,
   OPERATOR,
   type TestClient,
@@ -72,11 +74,13 @@ describe('certificate lookups over Kafka', () => {
     api = await env.client(gateway);
     const operator = await env.client(gateway, OPERATOR);
     connectorBus = kafkaBus('connectors');
+    const signerFor = await demoConnectorSigners(env.dataDir);
     samples = await startAllSampleConnectors({
       bus: connectorBus,
       topicPrefix: prefix,
       logger,
       heartbeatIntervalMs: 1000,
+      signerFor,
     });
     // civil-affairs is served by the test's own connector (the sample one is stopped), to misbehave on demand.
     await samples.connectors.find((connector) => connector.department === 'civil-affairs')?.stop();
@@ -85,6 +89,7 @@ describe('certificate lookups over Kafka', () => {
       department: 'civil-affairs',
       instanceId: 'civil-affairs-test',
       topicPrefix: prefix,
+      signer: signerFor('civil-affairs'),
       handlers: { 'marriage-certificate': civilAffairs },
       heartbeatIntervalMs: 1000,
       logger,
@@ -93,8 +98,8 @@ describe('certificate lookups over Kafka', () => {
     await vi.waitFor(
       async () => {
         const { body } = await operator.get('/v1/connectors');
-        const live = (body.connectors as Array<{ department: string; live: boolean }>).filter((c) => c.live);
-        expect(new Set(live.map((c) => c.department)).size).toBe(4);
+        const live = announcedInstances(body).filter((instance) => instance.live);
+        expect(new Set(live.map((instance) => instance.department)).size).toBe(4);
       },
       { timeout: 20_000, interval: 100 },
     );

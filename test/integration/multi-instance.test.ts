@@ -20,7 +20,7 @@ import { demoToken, TEST_REQUESTER, writeTestPolicy } from '../support/gateway-a
 import { type GatewayProcess, startGatewayProcess } from '../support/gateway-process.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-import { type JsonResponse, OPERATOR } from '../support/test-gateway.js';
+import { announcedInstances, type JsonResponse, OPERATOR } from '../support/test-gateway.js';
 
 /** The demo data officers' console (role `audit`). */
 const AUDITOR = 'data-office/audit-console';
@@ -121,6 +121,7 @@ describe('two gateway processes on one database and one broker, one of them SIGK
         startConnectorProcess({
           department,
           instanceId,
+          dataDir,
           env: { KAFKA_BROKERS: inject('kafkaBrokers'), SILOBRIDGE_TOPIC_PREFIX: prefix },
         }),
       );
@@ -148,7 +149,7 @@ describe('two gateway processes on one database and one broker, one of them SIGK
           const { status, body } = await call(gateway(name).url, tokens.operator, 'GET', '/v1/connectors');
           expect(status, JSON.stringify(body)).toBe(200);
           for (const { department, instanceId } of CONNECTORS) {
-            expect(body.connectors, `gateway ${name}\n${connectorOutput()}`).toContainEqual(
+            expect(announcedInstances(body), `gateway ${name}\n${connectorOutput()}`).toContainEqual(
               expect.objectContaining({ department, instanceId, live: true }),
             );
           }

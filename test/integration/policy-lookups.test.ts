@@ -20,11 +20,13 @@ import { createRefusalAuditMiddleware } from '../../gateway/identity/refusal-aud
 import { privateSigningKey } from '../../gateway/identity/system-keys.js';
 import { signToken } from '../../gateway/identity/token-signer.js';
 import { createLookupRouter } from '../../gateway/lookups/lookup-routes.js';
+import type { DepartmentSignature } from '../../gateway/lookups/lookup-service.js';
 import { LookupService } from '../../gateway/lookups/lookup-service.js';
 import { loadCertificateFields } from '../../gateway/policy/certificate-fields.js';
 import { createPolicyEngine, type PolicyEngine } from '../../gateway/policy/policy-engine.js';
 import { createPolicyRouter } from '../../gateway/policy/policy-routes.js';
 import type { IncomingMessage } from '../../gateway/protocol/bus.js';
+import { signReply } from '../../gateway/protocol/department-signature.js';
 import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
 import { unkeyedSubjectKey } from '../../gateway/protocol/subject-key.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
@@ -36,6 +38,7 @@ import {
 import { createRegistry, type Registry } from '../../gateway/registry/registry.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { departmentIdentities, registeredTypes } from '../support/department-keys.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const PROBLEM = 'https://silobridge.dev/problems/';
@@ -144,14 +147,18 @@ async function providerStub() {
         schemaVersion: 1,
         // The stub ignores `fields`: whatever it sends, the gateway must project and mask.
         record: RECORDS[envelope.certificateType],
-        connector: { department: providers.get(envelope.certificateType), instanceId: 'stub-1' },
+        connector: { department: providers.get(envelope.certificateType) ?? '', instanceId: 'stub-1' },
+      } as const;
+      const signed = {
+        ...reply,
+        ...(await signReply(identities.signerFor(reply.connector.department), reply)),
       };
       return {
         topic: 'replies',
         partition: 0,
         offset: '0',
         key: undefined,
-        value: JSON.stringify(reply),
+        value: JSON.stringify(signed),
         headers: { kafka_correlationId: send.correlationId },
         timestamp: Date.now(),
       };
@@ -162,6 +169,8 @@ async function providerStub() {
     bus: { publish: async () => {} } as never,
     replies: replies as never,
     directory: { liveInstances: () => [{}] } as never,
+    registrations: registeredTypes(...providers.keys()),
+    signatures: identities.signatures,
     topics: topicNames('test'),
     policy: engine,
     audit: recorder,
@@ -195,7 +204,6 @@ beforeAll(async () => {
   app.use(
     createLookupRouter({
       service: await providerStub(),
-      directory: { list: () => [] } as never,
       authenticate: authenticator.middleware,
       // Response signing is tested with the audit log (audit-signing.test.ts).
       sign: async () => 'not-signed-in-this-test',
@@ -242,6 +250,8 @@ const idCardLookup = (matter = 'SC-0201', fields?: string[]) => ({
   ...(fields ? { fields } : {}),
 });
 
+const identities = departmentIdentities();
+
 describe('the demo identities', () => {
   it('are bootstrapped once, with private keys only their owner can read', async () => {
     expect(demo.identities.map((identity) => identity.systemId)).toEqual([
@@ -250,6 +260,17 @@ describe('the demo identities', () => {
       'natural-resources/real-estate-registry',
       'data-office/audit-console',
       'data-office/gateway-admin',
+      // The sample connectors' systems, which sign their replies.
+      'market-regulation/connector',
+      'public-security/connector',
+      'civil-affairs/connector',
+      'natural-resources/connector',
+    ]);
+    expect((await registry.listRegistrations()).map((registration) => registration.department)).toEqual([
+      'civil-affairs',
+      'market-regulation',
+      'natural-resources',
+      'public-security',
     ]);
     for (const identity of demo.identities) expect((await stat(identity.keyFile)).mode & 0o777).toBe(0o600);
     expect((await stat(path.join(dataDir, 'demo-keys'))).mode & 0o777).toBe(0o700);
@@ -290,6 +311,19 @@ describe('lookups under the sample policies', () => {
       'status',
     ]);
     expect(sent.at(-1)?.requester).toEqual({ department: 'service-centre', system: APPROVAL });
+    // The department's signature comes along, with a disclosure for each field released unchanged; the
+    // masked ID number has none, so nothing lets anyone recover what the department signed for it.
+    const departmentSignature = response.body.departmentSignature as DepartmentSignature;
+    expect(departmentSignature.keyId).toBe(
+      `${identities.of('public-security').systemId}#${identities.of('public-security').kid}`,
+    );
+    expect(Object.keys(departmentSignature.disclosures).sort()).toEqual([
+      'address',
+      'name',
+      'sex',
+      'status',
+      'validUntil',
+    ]);
   });
 
   it('masks inside arrays (both spouses) and honours a narrower field list', async () => {
@@ -319,6 +353,10 @@ describe('lookups under the sample policies', () => {
       ],
       status: 'valid',
     });
+    // Masking reached into `spouses`: that field as a whole no longer matches what the department signed.
+    expect(Object.keys((response.body.departmentSignature as DepartmentSignature).disclosures)).toEqual([
+      'status',
+    ]);
   });
 
   it('refuses a field the policy does not grant, naming it', async () => {

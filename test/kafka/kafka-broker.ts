@@ -9,6 +9,13 @@
  * SCRAM-SHA-256 logins. The credentials are written into the metadata log when the storage is
  * formatted (`StorageTool format --add-scram`, KIP-900), beside the broker's own inter-broker user,
  * so they work from the first request. The controller listener stays PLAINTEXT on its own port.
+ * `users` adds more SCRAM users the same way.
+ *
+ * With `authorizer: true` the broker enforces ACLs (KRaft's StandardAuthorizer, and no ACL means no
+ * access): its own user and the `sasl` user are the only super users, so the `sasl` user is the
+ * test's admin, and every user in `users` can do only what ACLs grant it. The controller listener
+ * then requires a SASL/PLAIN login too, as the broker's own user, so that no anonymous connection is
+ * a super user; PLAIN's one account is in the listener's JAAS setting, not in the metadata.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,8 +39,15 @@ export interface KafkaBroker {
 
 export interface KafkaBrokerOptions {
   log?: (line: string) => void;
-  /** Require SCRAM-SHA-256 logins on the client listener, and create this user for them. */
+  /**
+   * Require SCRAM-SHA-256 logins on the client listener, and create this user for them (with
+   * `authorizer`, a super user: the test's admin).
+   */
   sasl?: { username: string; password: string };
+  /** More SCRAM-SHA-256 users to create with the storage, beside `sasl`'s. Needs `sasl`. */
+  users?: Array<{ username: string; password: string }>;
+  /** Enforce ACLs: StandardAuthorizer, `allow.everyone.if.no.acl.found=false`. Needs `sasl`. */
+  authorizer?: boolean;
 }
 
 /** The broker's own SCRAM user, for its inter-broker listener (the client listener, on one node). */
@@ -45,6 +59,9 @@ interface SaslSetup {
   username: string;
   password: string;
   brokerPassword: string;
+  /** Users without special rights, beside the `sasl` one. */
+  users: Array<{ username: string; password: string }>;
+  authorizer: boolean;
 }
 
 const HOST = '127.0.0.1';
@@ -72,7 +89,7 @@ class PortTakenError extends Error {}
 
 export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
   const log = options.log ?? (() => {});
-  const sasl = options.sasl && saslSetup(options.sasl);
+  const sasl = saslSetup(options);
   const started = Date.now();
   const java = await findJava();
   const jars = await ensureKafkaJars(log);
@@ -91,23 +108,37 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   }
 }
 
-function saslSetup({ username, password }: { username: string; password: string }): SaslSetup {
-  if (!SCRAM_TEXT.test(username) || !SCRAM_TEXT.test(password) || username === BROKER_USER) {
-    throw new Error(
-      `The test broker's SASL user name and password must be 1-64 of A-Z a-z 0-9 . _ - ` +
-        `(and the name not ${BROKER_USER}).`,
-    );
+function saslSetup(options: KafkaBrokerOptions): SaslSetup | undefined {
+  const { sasl, users = [], authorizer = false } = options;
+  if (!sasl) {
+    if (users.length > 0 || authorizer)
+      throw new Error('The test broker needs `sasl` for `users` and `authorizer`.');
+    return undefined;
   }
-  return { username, password, brokerPassword: randomBytes(18).toString('base64url') };
+  const names = new Set([BROKER_USER]);
+  for (const { username, password } of [sasl, ...users]) {
+    if (!SCRAM_TEXT.test(username) || !SCRAM_TEXT.test(password) || names.has(username)) {
+      throw new Error(
+        `The test broker's SASL user names and passwords must be 1-64 of A-Z a-z 0-9 . _ - ` +
+          `(and the names distinct, and not ${BROKER_USER}): ${JSON.stringify(username)}.`,
+      );
+    }
+    names.add(username);
+  }
+  return { ...sasl, users, authorizer, brokerPassword: randomBytes(18).toString('base64url') };
 }
 
-/** `--add-scram` arguments creating the client's user and the broker's own. */
+/** `--add-scram` arguments creating the client's user, the other users and the broker's own. */
 function scramArguments(sasl: SaslSetup | undefined): string[] {
   if (!sasl) return [];
   return [
-    [sasl.username, sasl.password],
-    [BROKER_USER, sasl.brokerPassword],
-  ].flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-256=[name=${name},password=${password}]`]);
+    { username: sasl.username, password: sasl.password },
+    ...sasl.users,
+    { username: BROKER_USER, password: sasl.brokerPassword },
+  ].flatMap(({ username, password }) => [
+    '--add-scram',
+    `SCRAM-SHA-256=[name=${username},password=${password}]`,
+  ]);
 }
 
 async function startOnce(
@@ -149,7 +180,7 @@ async function startOnce(
   }
 
   log(
-    `Starting Kafka ${version} on ${HOST}:${port}${sasl ? ' (SASL/SCRAM-SHA-256)' : ''} (log: ${logFile})...`,
+    `Starting Kafka ${version} on ${HOST}:${port}${sasl ? ` (SASL/SCRAM-SHA-256${sasl.authorizer ? ', ACLs enforced' : ''})` : ''} (log: ${logFile})...`,
   );
   const logFd = openSync(logFile, 'a');
   const child = spawn(java, [...JVM_OPTIONS, ...classpath, 'kafka.Kafka', propertiesFile], {
@@ -216,6 +247,7 @@ function serverProperties(
     'inter.broker.listener.name': client,
     'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,${client}:${client}`,
     ...(sasl && saslProperties(sasl)),
+    ...(sasl?.authorizer && authorizerProperties(sasl)),
     'log.dirs': dataDir,
     'num.partitions': 1,
     'default.replication.factor': 1,
@@ -248,6 +280,26 @@ function saslProperties(sasl: SaslSetup): Record<string, string> {
     'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config':
       'org.apache.kafka.common.security.scram.ScramLoginModule required ' +
       `username="${BROKER_USER}" password="${sasl.brokerPassword}";`,
+  };
+}
+
+/**
+ * ACLs enforced by KRaft's StandardAuthorizer, with the broker's own user and the test's admin as the
+ * super users. The broker reaches the controller (itself) as its own user over SASL/PLAIN, whose
+ * one account is in the JAAS line, so its registration is authorised before any metadata is read.
+ */
+function authorizerProperties(sasl: SaslSetup): Record<string, string | boolean> {
+  const password = sasl.brokerPassword;
+  return {
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': `User:${BROKER_USER};User:${sasl.username}`,
+    'allow.everyone.if.no.acl.found': false,
+    'listener.security.protocol.map': 'CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'sasl.mechanism.controller.protocol': 'PLAIN',
+    'listener.name.controller.sasl.enabled.mechanisms': 'PLAIN',
+    'listener.name.controller.plain.sasl.jaas.config':
+      'org.apache.kafka.common.security.plain.PlainLoginModule required ' +
+      `username="${BROKER_USER}" password="${password}" user_${BROKER_USER}="${password}";`,
   };
 }
 

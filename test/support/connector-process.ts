@@ -1,11 +1,13 @@
 /**
- * Runs `silobridge connector --department <code>` from the build (`dist/gateway/cli/silobridge.js`)
- * as its own process, as a department team runs it.
+ * Runs `silobridge connector --department <code> --system <code>/connector --key <file>` from the build
+ * (`dist/gateway/cli/silobridge.js`) as its own process, as a department team runs it, signing with
+ * the sample connector key the demo bootstrap wrote to the gateway's data folder.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../gateway/foundation/paths.js';
+import { demoKeyFile, sampleConnectorSystem } from '../../gateway/registry/demo-bootstrap.js';
 import { stopChildProcess } from './child-process.js';
 
 export const cliEntry = path.join(projectRoot, 'dist', 'gateway', 'cli', 'silobridge.js');
@@ -25,6 +27,8 @@ export interface ConnectorProcessOptions {
   instanceId: string;
   /** KAFKA_BROKERS, SILOBRIDGE_TOPIC_PREFIX and anything else the connector should see. */
   env: Record<string, string>;
+  /** The data folder of a gateway started with demo identities: its demo-keys/ hold the signing key. */
+  dataDir: string;
 }
 
 export function startConnectorProcess(options: ConnectorProcessOptions): ConnectorProcess {
@@ -32,7 +36,18 @@ export function startConnectorProcess(options: ConnectorProcessOptions): Connect
     throw new Error(`${cliEntry} is missing: run \`npm run build\` (npm test does).`);
   const child = spawn(
     process.execPath,
-    [cliEntry, 'connector', '--department', options.department, '--instance-id', options.instanceId],
+    [
+      cliEntry,
+      'connector',
+      '--department',
+      options.department,
+      '--instance-id',
+      options.instanceId,
+      '--system',
+      sampleConnectorSystem(options.department),
+      '--key',
+      demoKeyFile(options.dataDir, sampleConnectorSystem(options.department)),
+    ],
     {
       cwd: projectRoot,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...options.env },

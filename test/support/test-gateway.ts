@@ -37,6 +37,7 @@ export const OPERATOR = 'data-office/gateway-admin';
 export interface TestClient {
   post(path: string, body: unknown): Promise<JsonResponse>;
   get(path: string): Promise<JsonResponse>;
+  delete(path: string): Promise<JsonResponse>;
 }
 
 export async function createTestGatewayEnvironment(topicPrefix: string): Promise<TestGatewayEnvironment> {
@@ -81,7 +82,11 @@ export async function createTestGatewayEnvironment(topicPrefix: string): Promise
           ms: performance.now() - startedAt,
         };
       };
-      return { post: (route, body) => call('POST', route, body), get: (route) => call('GET', route) };
+      return {
+        post: (route, body) => call('POST', route, body),
+        get: (route) => call('GET', route),
+        delete: (route) => call('DELETE', route),
+      };
     },
     async cleanup() {
       for (const gateway of started) await gateway.close();
@@ -89,4 +94,24 @@ export async function createTestGatewayEnvironment(topicPrefix: string): Promise
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every connector instance in a GET /v1/connectors answer, registered or not, with its department. */
+export function announcedInstances(
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON; assertions check its shape.
+  body: Record<string, any>,
+): Array<{ department: string; instanceId: string; live: boolean; registered: boolean }> {
+  const registered = (body.connectors ?? []).flatMap(
+    (connector: { department: string; instances: Array<{ instanceId: string; live: boolean }> }) =>
+      connector.instances.map((instance) => ({
+        ...instance,
+        department: connector.department,
+        registered: true,
+      })),
+  );
+  const unregistered = (body.unregisteredInstances ?? []).map((instance: { department: string }) => ({
+    ...instance,
+    registered: false,
+  }));
+  return [...registered, ...unregistered];
 }

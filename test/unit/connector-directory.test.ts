@@ -8,12 +8,14 @@ import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
 const T0 = Date.parse('2026-11-27T08:00:00Z');
 
 function directoryAt(clock: { now: number }) {
-  // record() is what the heartbeat consumer calls; the bus and catalog are not used by it.
+  // record() is what the heartbeat consumer calls once a heartbeat passed its checks; the bus, catalog
+  // and signature checks are not used by it.
   return new ConnectorDirectory(
     {} as Bus,
     'heartbeats',
     'group',
     {} as SchemaCatalog,
+    { verifyHeartbeat: async () => {} },
     pino({ level: 'silent' }),
     () => clock.now,
   );

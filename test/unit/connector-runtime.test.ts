@@ -9,9 +9,11 @@ import {
 } from '../../connectors/runtime/connector-runtime.js';
 import { createLookupRequester, type LookupRequester } from '../../connectors/testing/lookup-requester.js';
 import { createInProcessBus } from '../../gateway/bus/in-process-bus.js';
+import { createProviderSignatures } from '../../gateway/lookups/provider-signatures.js';
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
 import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
+import { credentialsOf, departmentIdentity } from '../support/department-keys.js';
 
 const DEPARTMENT = 'market-regulation';
 const LICENCE = { unifiedSocialCreditCode: '91350100M000100Y43', name: 'Fuzhou Minjiang Tea Co., Ltd.' };
@@ -39,6 +41,8 @@ function gate() {
   return { open, opened };
 }
 
+const identity = departmentIdentity(DEPARTMENT);
+
 describe('connector runtime (in-process bus)', () => {
   let bus: Bus;
   let prefix: string;
@@ -65,6 +69,7 @@ describe('connector runtime (in-process bus)', () => {
       bus,
       department: DEPARTMENT,
       topicPrefix: prefix,
+      signer: identity.signer,
       handlers: { 'business-licence': mapHandler({ [LICENCE.unifiedSocialCreditCode]: LICENCE }) },
       logger: logs.logger,
       ...overrides,
@@ -110,6 +115,40 @@ describe('connector runtime (in-process bus)', () => {
       expect(message.headers['content-type']).toBe('application/json');
       expect(message.key).toMatch(/^[0-9a-f]{32}$/);
       expect(connector.stats().replied.found).toBe(1);
+    });
+
+    it('signs every reply for its department: the gateway checks each field against the signed digests', async () => {
+      const signatures = createProviderSignatures(credentialsOf(identity));
+      await startConnector();
+      const found = await requester.lookup(DEPARTMENT, {
+        certificateType: 'business-licence',
+        subject: { unifiedSocialCreditCode: LICENCE.unifiedSocialCreditCode },
+      });
+      const checked = await signatures.verifyReply(found as unknown as Record<string, unknown>, DEPARTMENT);
+      expect(checked.keyId).toBe(`${identity.systemId}#${identity.kid}`);
+      expect(Object.keys(checked.disclosures).sort()).toEqual(Object.keys(LICENCE).sort());
+      const notFound = await requester.lookup(DEPARTMENT, {
+        certificateType: 'business-licence',
+        subject: { unifiedSocialCreditCode: '91110000000000000X' },
+      });
+      await expect(
+        signatures.verifyReply(notFound as unknown as Record<string, unknown>, DEPARTMENT),
+      ).resolves.toBeDefined();
+
+      // Whatever is changed after signing is caught: a field's value, the outcome, the department.
+      const altered = { ...found, record: { ...found.record, name: '别的公司' } };
+      await expect(
+        signatures.verifyReply(altered as unknown as Record<string, unknown>, DEPARTMENT),
+      ).rejects.toThrow("field 'name': the disclosed value differs from the record's");
+      await expect(
+        signatures.verifyReply(
+          { ...notFound, outcome: 'error', error: { code: 'adapter-failed' } },
+          DEPARTMENT,
+        ),
+      ).rejects.toThrow('the signed outcome differs');
+      await expect(
+        signatures.verifyReply(found as unknown as Record<string, unknown>, 'civil-affairs'),
+      ).rejects.toThrow("signed with a key of department 'market-regulation', not 'civil-affairs'");
     });
 
     it('answers not-found without a record', async () => {
@@ -368,6 +407,14 @@ describe('connector runtime (in-process bus)', () => {
         intervalMs: 20,
       });
       expect(heartbeats[0]?.key).toBe(`${DEPARTMENT}/mr-7`);
+      // Signed: a payload equal to the heartbeat itself, by the department's connector key.
+      const signatures = createProviderSignatures(credentialsOf(identity));
+      await expect(
+        signatures.verifyHeartbeat(bodies()[0] as unknown as Record<string, unknown>),
+      ).resolves.toBeUndefined();
+      await expect(
+        signatures.verifyHeartbeat({ ...bodies()[0], state: 'down' } as unknown as Record<string, unknown>),
+      ).rejects.toThrow('the signed heartbeat differs from the one sent');
 
       await connector.stop();
       await vi.waitFor(() => expect(bodies().at(-1)?.state).toBe('down'));
@@ -462,6 +509,7 @@ describe('connector runtime (in-process bus)', () => {
           department: DEPARTMENT,
           instanceId: 'a/b',
           topicPrefix: prefix,
+          signer: identity.signer,
           handlers,
           logger: logs.logger,
         }),
@@ -471,6 +519,7 @@ describe('connector runtime (in-process bus)', () => {
           bus,
           department: 'Market Regulation',
           topicPrefix: prefix,
+          signer: identity.signer,
           handlers: {},
           logger: logs.logger,
         }),
@@ -480,10 +529,21 @@ describe('connector runtime (in-process bus)', () => {
           bus,
           department: DEPARTMENT,
           topicPrefix: prefix,
+          signer: identity.signer,
           handlers: {},
           logger: logs.logger,
         }),
       ).toThrow(/no certificate handlers/);
+      expect(() =>
+        createConnector({
+          bus,
+          department: DEPARTMENT,
+          topicPrefix: prefix,
+          signer: departmentIdentity('civil-affairs').signer,
+          handlers,
+          logger: logs.logger,
+        }),
+      ).toThrow(/belongs to department civil-affairs, not market-regulation/);
     });
 
     it('consumes as the department consumer group', async () => {

@@ -16,6 +16,7 @@ import { sampleSeedDir, schemasDir } from '../../gateway/foundation/paths.js';
 import type { Bus } from '../../gateway/protocol/bus.js';
 import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
+import { departmentIdentities, departmentIdentity } from '../support/department-keys.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -25,6 +26,8 @@ function subjectsOf(entry: FixtureEntry): Array<Record<string, string>> {
     (Array.isArray(values) ? values : [values]).map((value) => ({ [name]: String(value) })),
   );
 }
+
+const identities = departmentIdentities();
 
 describe('sample department connectors', () => {
   let catalog: SchemaCatalog;
@@ -49,7 +52,13 @@ describe('sample department connectors', () => {
     });
     requester = createLookupRequester({ bus, topicPrefix: prefix });
     await requester.start();
-    samples = await startAllSampleConnectors({ bus, topicPrefix: prefix, logger, catalog });
+    samples = await startAllSampleConnectors({
+      bus,
+      topicPrefix: prefix,
+      logger,
+      catalog,
+      signerFor: identities.signerFor,
+    });
   });
 
   afterAll(async () => {
@@ -119,12 +128,25 @@ describe('sample department connectors', () => {
 
   it('refuse an unknown department with the list of known ones', async () => {
     await expect(
-      runSampleConnector({ department: 'tax', bus, topicPrefix: prefix, logger, catalog }),
+      runSampleConnector({
+        department: 'tax',
+        bus,
+        topicPrefix: prefix,
+        logger,
+        catalog,
+        signer: departmentIdentity('tax').signer,
+      }),
     ).rejects.toThrow(/market-regulation, public-security, civil-affairs, natural-resources/);
   });
 
   it('say down for every department when stopped', async () => {
-    const running = await startAllSampleConnectors({ bus, topicPrefix: `${prefix}x`, logger, catalog });
+    const running = await startAllSampleConnectors({
+      bus,
+      topicPrefix: `${prefix}x`,
+      logger,
+      catalog,
+      signerFor: identities.signerFor,
+    });
     const ids = running.connectors.map((connector) => connector.instanceId);
     await running.stop();
     expect(new Set(ids).size).toBe(SAMPLE_DEPARTMENTS.length);
