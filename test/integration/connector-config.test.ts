@@ -27,7 +27,9 @@ import {
 import type { HeartbeatEnvelope, LookupReplyEnvelope } from '../../gateway/protocol/envelopes.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
 import { exitOf, runNode, stopChildProcess } from '../support/child-process.js';
+import { PURPOSE } from '../support/lookup-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
 
 /** The CLI from its sources, so the test runs what the working tree holds (no build needed). */
 const CLI = ['--import', 'tsx', path.join(projectRoot, 'gateway', 'cli', 'silobridge.ts')];
@@ -266,6 +268,44 @@ describe('silobridge connector --config (PostgreSQL table, real Kafka)', () => {
       Object.entries(wanted).filter(([field]) => [...required, 'operatingPeriodTo'].includes(field)),
     );
     expect(reply.record).toEqual(expected);
+  });
+
+  it('answers an approval system through the gateway once its system and key are registered', {
+    timeout: 60_000,
+  }, async () => {
+    const gatewayEnv = await createTestGatewayEnvironment(prefix);
+    try {
+      const gateway = await gatewayEnv.start(`${prefix}-gw`);
+      const admin = await gatewayEnv.client(gateway, OPERATOR);
+      const api = await gatewayEnv.client(gateway);
+      const system = await admin.post('/v1/systems', {
+        id: SYSTEM,
+        name: 'Enterprise register connector (config file)',
+        roles: ['connector'],
+        keys: [{ jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'k1' } }],
+      });
+      expect(system.status, JSON.stringify(system.body)).toBe(201);
+      const wanted = SEED[0] as Record<string, unknown>;
+      const found = await vi.waitFor(
+        async () => {
+          const response = await api.post('/v1/lookups', {
+            certificateType: 'business-licence',
+            subject: { unifiedSocialCreditCode: wanted.unifiedSocialCreditCode },
+            purpose: PURPOSE,
+          });
+          expect(response.status, JSON.stringify(response.body) + output).toBe(200);
+          return response;
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+      expect(found.body).toMatchObject({
+        provider: DEPARTMENT,
+        record: { unifiedSocialCreditCode: wanted.unifiedSocialCreditCode, name: wanted.name },
+        departmentSignature: { keyId: `${SYSTEM}#k1` },
+      });
+    } finally {
+      await gatewayEnv.cleanup();
+    }
   });
 
   it('says down and exits 0 on SIGTERM', { timeout: 30_000 }, async () => {
