@@ -261,7 +261,7 @@ export function createConnector(options: ConnectorOptions): Connector {
           await ensureSharedTopics(bus, topics, [department]);
         } catch (error) {
           throw new Error(
-            `cannot find or create the topics ${requestTopic}, ${topics.heartbeats} and ${topics.deadLetters} (${(error as Error).message}): register the connector first (POST /v1/connectors or silobridge connector register), which creates them`,
+            `cannot find or create the topics ${requestTopic}, ${topics.heartbeats} and ${topics.deadLetters} (${(error as Error).message}). If they do not exist yet, register the connector (POST /v1/connectors or silobridge connector register): the gateway creates them. If they do, check this connector's Kafka credentials and ACLs (silobridge kafka acls).`,
             { cause: error },
           );
         }

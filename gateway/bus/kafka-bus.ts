@@ -66,7 +66,31 @@ export type KafkaClientOptions = Pick<
  * built, for the bus and for other Kafka work (kafka-acls.ts). Warns when SASL PLAIN would send the
  * password in clear.
  */
+/**
+ * kafkajs 2.2.4 schedules a timer with a negative delay (tulios/kafkajs#1751), which Node.js 24 and
+ * later run after 1 ms, as kafkajs means, but also report with a TimeoutNegativeWarning on stderr of
+ * every process that connects. Only that warning is dropped, and only once a Kafka client exists.
+ */
+let negativeTimeoutWarningSilenced = false;
+function silenceKafkajsNegativeTimeoutWarning(): void {
+  if (negativeTimeoutWarningSilenced) return;
+  negativeTimeoutWarningSilenced = true;
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const options = rest[0];
+    const type =
+      warning instanceof Error
+        ? warning.name
+        : typeof options === 'string'
+          ? options
+          : (options as { type?: string } | undefined)?.type;
+    if (type === 'TimeoutNegativeWarning') return;
+    emitWarning(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 export function createKafkaClient(options: KafkaClientOptions): Kafka {
+  silenceKafkajsNegativeTimeoutWarning();
   const { ssl = false, sasl } = options.security ?? {};
   if (sasl?.mechanism === 'plain' && ssl === false) {
     options.logger.warn(

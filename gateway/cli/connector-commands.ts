@@ -197,7 +197,8 @@ async function runUntilSignalled(options: {
   const bus = createKafkaBus({
     brokers: options.brokers,
     clientId: `silobridge-connector-${options.department}`,
-    logger: logger.child({ component: 'kafka' }),
+    // Not a child of the connector's logger: pino would write `component` twice.
+    logger: createLogger(options.environment.logLevel).child({ component: 'kafka' }),
     security: options.environment.kafkaSecurity,
   });
   let running: Awaited<ReturnType<typeof options.start>>;

@@ -37,7 +37,7 @@ export function registerConnectorRegistrationCommands(
   connector: Command,
   context: ConnectorRegistrationCliContext,
 ): void {
-  const { out, actor, json, run, withRegistry } = createRegistryCli(context);
+  const { out, err, actor, json, run, withRegistry } = createRegistryCli(context);
   // The operator at the command line acts as an administrator, as for `systems add`.
   const operatorCaller: Caller = { systemId: actor, department: '', roles: ['admin'] };
 
@@ -51,7 +51,10 @@ export function registerConnectorRegistrationCommands(
       requestTopicRetentionMs: config.requestTopicRetentionMs,
       ensureRequestTopic: async (department) => {
         if (config.kafkaBrokers.length === 0) {
-          out('KAFKA_BROKERS is not set: the gateway creates the request topic when it next starts.\n');
+          // On stderr: stdout is the registration's JSON, for jq.
+          err(
+            'silobridge: KAFKA_BROKERS is not set: running gateways create the request topic within a minute.\n',
+          );
           return;
         }
         const bus = createKafkaBus({

@@ -62,8 +62,9 @@ export function registerKafkaCommands(program: Command, context: KafkaCliContext
     .action(async (options: AclsOptions) => {
       const departments = options.department ?? (await context.registeredDepartments?.()) ?? [];
       if (departments.length === 0) {
-        throw new Error(
-          'no connector is registered yet, and no --department was given: register connectors first (silobridge connector register), or name the departments with --department <code...>',
+        // The gateway's own ACLs do not depend on departments, and must exist before it first starts.
+        process.stderr.write(
+          'silobridge: no connector is registered and no --department <code...> was given: the gateway’s ACLs only\n',
         );
       }
       if (options.prune && !options.apply) throw new Error('--prune works only with --apply.');

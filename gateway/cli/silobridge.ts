@@ -45,6 +45,9 @@ async function registryAuditKey(): Promise<string> {
   ]);
 }
 
+/** PostgreSQL's SQLSTATE for a table that does not exist. */
+const UNDEFINED_TABLE = '42P01';
+
 export function createProgram(): Command {
   const program = new Command('silobridge')
     .description('SiloBridge: the cross-department data-sharing gateway')
@@ -92,6 +95,8 @@ export function createProgram(): Command {
       try {
         return (await listRegistrations(database)).map((registration) => registration.department);
       } catch (error) {
+        // A database no gateway has started on yet (not migrated): nothing is registered.
+        if ((error as { code?: string }).code === UNDEFINED_TABLE) return [];
         throw new Error(
           `cannot read the connector registrations (${(error as Error).message}); name the departments with --department <code...>`,
         );

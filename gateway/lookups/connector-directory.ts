@@ -33,6 +33,8 @@ const DEFAULT_WARM_UP_MS = 5000;
  */
 const MAX_TRUSTED_INTERVAL_MS = 60_000;
 const MAX_INSTANCES_PER_DEPARTMENT = 256;
+/** An instance silent (or down) this long is forgotten: restarts with new ids must not pile up. */
+const FORGET_AFTER_MS = 15 * 60_000;
 
 export class ConnectorDirectory {
   private readonly instances = new Map<string, InstanceState>();
@@ -141,7 +143,7 @@ export class ConnectorDirectory {
     return live;
   }
 
-  /** Every known instance with its state, for operators. */
+  /** Every instance heard from in the last FORGET_AFTER_MS, with its state, for operators. */
   list(): Array<{
     department: string;
     instanceId: string;
@@ -151,6 +153,9 @@ export class ConnectorDirectory {
     connectorVersion?: string;
     inFlight?: number;
   }> {
+    for (const [key, state] of this.instances) {
+      if (!this.isLive(state) && this.now() - state.seenAt > FORGET_AFTER_MS) this.instances.delete(key);
+    }
     return [...this.instances.values()].map((state) => ({
       department: state.heartbeat.department,
       instanceId: state.heartbeat.instanceId,

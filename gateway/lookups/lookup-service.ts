@@ -388,12 +388,20 @@ export class LookupService {
           );
         }
       }
-    } catch (error) {
-      if (!(error instanceof UnusableReply)) throw error;
-      await this.deadLetter(message, error.message);
+    } catch (caught) {
+      // The registry or the bus failing is the gateway's problem, not the department's.
+      if (caught instanceof GatewayError) throw caught;
+      let error = caught;
+      if (!(error instanceof UnusableReply)) {
+        // E.g. a reply nested too deeply to check: still the department's reply that cannot be used.
+        this.deps.logger.warn({ err: error }, 'provider reply could not be checked');
+        error = new UnusableReply('invalid-provider-reply', 'the reply could not be checked');
+      }
+      const unusable = error as UnusableReply;
+      await this.deadLetter(message, unusable.message);
       throw new BadGatewayError(
-        `${UNUSABLE_REPLY_DETAIL[error.problem](provider, request.certificateType)} (${error.message}); it was set aside for the department to fix.`,
-        error.problem,
+        `${UNUSABLE_REPLY_DETAIL[unusable.problem](provider, request.certificateType)} (${unusable.message}); it was set aside for the department to fix.`,
+        unusable.problem,
         { provider },
       );
     }

@@ -23,6 +23,9 @@ import { LookupService } from './lookup-service.js';
 import { createProviderSignatures } from './provider-signatures.js';
 import { ReplyRouter } from './reply-router.js';
 
+/** How often a gateway looks for registrations whose request topic it has not made yet. */
+const REQUEST_TOPIC_RECONCILE_MS = 30_000;
+
 export interface LookupsOptions {
   config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs' | 'requestTopicRetentionMs'>;
   bus: Bus;
@@ -54,6 +57,23 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
   const topics = topicNames(config.topicPrefix);
   const registered = (await registry.listRegistrations()).map((registration) => registration.department);
   await ensureSharedTopics(bus, topics, registered, config.requestTopicRetentionMs);
+  const withTopics = new Set(registered);
+  const ensureRequestTopics = async (departments: string[]) => {
+    const missing = departments.filter((department) => !withTopics.has(department));
+    if (missing.length === 0) return;
+    await ensureSharedTopics(bus, topics, missing, config.requestTopicRetentionMs);
+    for (const department of missing) withTopics.add(department);
+  };
+  // A registration made elsewhere (another instance, the CLI without Kafka) gets its topic here too.
+  const topicReconciler = setInterval(() => {
+    registry
+      .listRegistrations()
+      .then((all) => ensureRequestTopics(all.map((registration) => registration.department)))
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'request topics of new registrations not created yet; retrying'),
+      );
+  }, REQUEST_TOPIC_RECONCILE_MS);
+  topicReconciler.unref();
   const signatures = createProviderSignatures(registry);
 
   const groupBase = topics.gatewayGroups(config.instanceId);
@@ -116,8 +136,7 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
         topics,
         topicPrefix: config.topicPrefix,
         requestTopicRetentionMs: config.requestTopicRetentionMs,
-        ensureRequestTopic: (department) =>
-          ensureSharedTopics(bus, topics, [department], config.requestTopicRetentionMs),
+        ensureRequestTopic: (department) => ensureRequestTopics([department]),
       }),
       registry,
       instances: () => directory.list(),
@@ -130,6 +149,7 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
       { name: 'connectors', check: () => directory.checkWarmedUp() },
     ],
     async stop() {
+      clearInterval(topicReconciler);
       await Promise.all([replies.stop(), directory.stop()]);
       // Lookups the reply router just failed still write their audit events: let them, before the
       // audit log closes.

@@ -207,7 +207,7 @@ export function createConnectorRegistrations(options: ConnectorRegistrationsOpti
     if (!registration) {
       throw new NotFoundError(
         `Department '${department}' has no registered connector.`,
-        'connector-not-registered',
+        'connector-registration-not-found',
       );
     }
     return registration;
@@ -266,7 +266,7 @@ function connectorConfigFile(setup: Omit<ConnectorSetup, 'configFile'>, topicPre
       `    schemaVersion: ${type.schemaVersion}`,
       '    # One adapter: postgres (a table or view) or http (an existing API); see docs/connectors.md.',
       '    postgres:',
-      '      connectionStringEnv: DEPARTMENT_DATABASE_URL',
+      '      connectionString: { fromEnv: DEPARTMENT_DATABASE_URL }',
       '      table: <schema.table>',
       '      subjectColumns: {}',
       '      recordColumns: {}',

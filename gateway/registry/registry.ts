@@ -347,7 +347,7 @@ export function createRegistry(options: RegistryOptions): Registry {
         if (!removed) {
           throw new NotFoundError(
             `Department '${department}' has no registered connector.`,
-            'connector-not-registered',
+            'connector-registration-not-found',
           );
         }
         return {

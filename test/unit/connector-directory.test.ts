@@ -55,6 +55,20 @@ describe('connector directory', () => {
     expect(directory.liveInstances('civil-affairs', 'marriage-certificate')).toEqual([]);
   });
 
+  it('lists a stopped instance for a quarter of an hour, then forgets it', () => {
+    const clock = { now: T0 };
+    const directory = directoryAt(clock);
+    directory.record(beat({ instanceId: 'ca-old' }, T0));
+    directory.record(beat({ instanceId: 'ca-old', state: 'down' }, T0 + 1000));
+    clock.now = T0 + 14 * 60_000;
+    expect(directory.list().map((instance) => [instance.instanceId, instance.live])).toEqual([
+      ['ca-old', false],
+    ]);
+    clock.now = T0 + 16 * 60_000;
+    directory.record(beat({ instanceId: 'ca-new' }, clock.now));
+    expect(directory.list().map((instance) => instance.instanceId)).toEqual(['ca-new']);
+  });
+
   it('does not believe a claimed interval of an hour', () => {
     const clock = { now: T0 };
     const directory = directoryAt(clock);
