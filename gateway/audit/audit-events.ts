@@ -28,6 +28,8 @@ export interface LookupAuditEvent {
   latencyMs: number;
   /** SHA-256 of the released record's canonical JSON. */
   recordDigest?: string;
+  /** The department key that signed the reply (`<system id>#<key id>`): who vouched for the record. */
+  providerKeyId?: string;
 }
 
 export interface AccessRefusedAuditEvent {

@@ -224,7 +224,7 @@ export class LookupService {
       const projected = decision.mask ? decision.mask(visible) : visible;
       const digest = recordDigest(projected);
       // Fail closed: if this does not commit, the catch below answers 503 and the record stays here.
-      await audit('granted', 200, { recordDigest: digest });
+      await audit('granted', 200, { recordDigest: digest, providerKeyId: fetched.signed.keyId });
       return {
         lookupId,
         certificateType: request.certificateType,

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { CertificateHandler } from '../../connectors/runtime/certificate-handler.js';
@@ -226,6 +227,18 @@ describe('department onboarding', () => {
         { timeout: 10_000, interval: 200 },
       );
       expect(lookup.body.departmentSignature.keyId).toBe(signerFor('natural-resources').keyId);
+      // The audit log says which department key vouched for the record released.
+      const client = new pg.Client({ connectionString: env.database.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          "SELECT event->>'providerKeyId' AS key FROM audit_events WHERE event->>'lookupId' = $1",
+          [lookup.body.lookupId],
+        );
+        expect(rows).toEqual([{ key: signerFor('natural-resources').keyId }]);
+      } finally {
+        await client.end();
+      }
       await writeFile(path.join(tmp, 'response.json'), JSON.stringify(lookup.body));
     });
 
