@@ -57,13 +57,28 @@ export interface PostgresTableHandler extends CertificateHandler {
 
 const DATE_OID = 1082;
 
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+
+/**
+ * `numeric` and `bigint` columns arrive from pg as text (it keeps their precision), but certificate
+ * schemas want JSON numbers (areas, registered capital): a number when it survives the conversion,
+ * at most 15 significant digits, else the text (which the schema check then refuses, saying so).
+ */
+function exactNumber(text: string): number | string {
+  const value = Number(text);
+  const digits = text.replace(/^[-+]/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  return Number.isFinite(value) && (Number.isSafeInteger(value) || digits.length <= 15) ? value : text;
+}
+
 // pg turns `date` columns into JS Dates at local midnight, which shifts the day in some time zones:
 // keep the server's YYYY-MM-DD text instead.
 const types: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === DATE_OID
-      ? (value: string) => value
-      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === DATE_OID) return (value: string) => value;
+    if (oid === NUMERIC_OID || oid === INT8_OID) return exactNumber;
+    return pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 export function createPostgresTableHandler(options: PostgresTableHandlerOptions): PostgresTableHandler {

@@ -219,5 +219,5 @@ async function runUntilSignalled(options: {
   });
   await running.stop();
   await bus.close();
-  logger.info('connector stopped');
+  logger.info('disconnected from Kafka; exiting');
 }

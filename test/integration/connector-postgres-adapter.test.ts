@@ -86,7 +86,7 @@ describe('PostgreSQL table adapter (real PostgreSQL)', () => {
       orderBy,
     });
 
-  it('finds a row by one key, dates as YYYY-MM-DD, NULL columns left out', async () => {
+  it('finds a row by one key, dates as YYYY-MM-DD, numeric as numbers, NULL columns left out', async () => {
     expect(
       await licences().lookup(request({ unifiedSocialCreditCode: '91350100M000100Y43' }), signal()),
     ).toEqual({
@@ -94,7 +94,8 @@ describe('PostgreSQL table adapter (real PostgreSQL)', () => {
       name: '福州闽江茶业有限公司',
       legalRepresentative: '林志远',
       establishedOn: '2016-03-14',
-      registeredCapital: '5000000',
+      // A numeric column, as the schemas want it: a JSON number.
+      registeredCapital: 5000000,
     });
     const dissolved = await licences().lookup(
       request({ unifiedSocialCreditCode: '91350200MA2Y0K8X1R' }),
