@@ -88,16 +88,52 @@ export function unifiedSocialCreditCodeProblem(value: string): string | undefine
   return undefined;
 }
 
-// GB/T 36904-2018 (electronic certificate identifier): the national OID arc 1.2.156.3005.2, then the
-// certificate type code, the issuing agency's code (its unified social credit code), a serial
-// number, a version and one check character, separated by dots. GB/T 36904 computes the check
-// character with ISO/IEC 7064 MOD 37,36 (GB/T 17710-2008 is the identical national adoption) over
-// type + issuer + serial + version written together without the dots. The standard's text is not
-// freely published, so the field lengths here are bounds rather than exact widths; the structure,
-// alphabet and check character are what we verify.
+// GB/T 36904-2018 (电子证照 标识规范, electronic certificate identifier): the national OID arc
+// 1.2.156.3005.2 (电子证照根代码), then five fields separated by dots:
+//   <type code>.<issuing agency code>.<serial>.<version>.<check>
+// There is no holder field: the holder is found through the licence, not its identifier.
+// - type code (证照类型代码, GB/T 36902-2018): the unified social credit code of the agency that
+//   defines the certificate type (18 characters) and a 3-digit sequence number, 21 characters.
+// - issuing agency code (证照颁发机构代码): the issuing agency's unified social credit code (18
+//   characters), or the 6-digit GB/T 2260 administrative division code of the issuing locality, as
+//   a city's own e-licence platform issues them (Hefei's puts 340100 there, below).
+// - serial (流水号): chosen by the issuer, digits and upper-case letters (the certificate number, a
+//   date and sequence, or a UUID's 32 hex digits without dashes); 1 to 32 characters.
+// - version (版本号): 3 digits, 001 for the first issue.
+// - check (校验位): ISO/IEC 7064 MOD 37,36 (GB/T 17710-2008 is the identical national adoption) over
+//   type + issuer + serial + version written together without the dots.
+// The standards' texts are sold, not freely published; we could not read them. The field widths above
+// are those of every published identifier we found, all of which verify with MOD 37,36, e.g.
+//   1.2.156.3005.2.11100000MB03271699022.340100.000000016.001.9  (Hefei real estate, issuer 340100)
+//   1.2.156.3005.2.11100000000013338W087.11370800MB28559184.37080001202411010001.001.3
+//   1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.002.S
+//   1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0
+// (the Hefei one as Hefei's e-licence platform returned it to a real-estate registry's code on
+// GitHub, yanFranklin/bdc20230104; the others from housing-construction and Zhejiang investment-
+// project systems' code and published file names; test/unit/identifier-formats.test.ts holds them).
+// The credit codes inside are checked for their shape, not for their own check character: the
+// identifier's check character covers each of their characters already, and an identifier that a
+// department has issued is what identifies its licence.
 const LICENCE_ID_PREFIX = '1.2.156.3005.2.';
-const LICENCE_ID_FIELDS =
-  /^([0-9A-Z]{4,32})\.([0-9A-HJ-NPQRTUWXY]{18})\.([0-9A-Z]{1,32})\.(\d{1,4})\.([0-9A-Z])$/;
+const USCC_SHAPE = '[0-9A-HJ-NPQRTUWXY]{2}\\d{6}[0-9A-HJ-NPQRTUWXY]{10}';
+/** GB/T 2260 codes begin with a province-level code: 11-15, 21-23, 31-37, 41-46, 50-54, 61-65, 71, 81, 82. */
+const DIVISION_CODE = '(?:1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])\\d{4}';
+const LICENCE_TYPE_CODE = `${USCC_SHAPE}\\d{3}`;
+const LICENCE_ISSUER_CODE = `${USCC_SHAPE}|${DIVISION_CODE}`;
+const LICENCE_SERIAL = '[0-9A-Z]{1,32}';
+const LICENCE_VERSION = '\\d{3}';
+const LICENCE_TYPE_PATTERN = new RegExp(`^${LICENCE_TYPE_CODE}$`);
+const LICENCE_ISSUER_PATTERN = new RegExp(`^(?:${LICENCE_ISSUER_CODE})$`);
+const LICENCE_SERIAL_PATTERN = new RegExp(`^${LICENCE_SERIAL}$`);
+const LICENCE_VERSION_PATTERN = new RegExp(`^${LICENCE_VERSION}$`);
+const LICENCE_ID_FIELDS = new RegExp(
+  `^(${LICENCE_TYPE_CODE})\\.(${LICENCE_ISSUER_CODE})\\.(${LICENCE_SERIAL})\\.(${LICENCE_VERSION})\\.([0-9A-Z])$`,
+);
+/** The shortest and longest identifiers these fields allow (the schema's minLength and maxLength). */
+export const ELECTRONIC_LICENCE_ID_LENGTH = {
+  min: LICENCE_ID_PREFIX.length + 21 + 1 + 6 + 1 + 1 + 1 + 3 + 1 + 1,
+  max: LICENCE_ID_PREFIX.length + 21 + 1 + 18 + 1 + 32 + 1 + 3 + 1 + 1,
+} as const;
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /**
@@ -138,14 +174,30 @@ export function isValidElectronicLicenceId(value: string): boolean {
 
 export function electronicLicenceIdProblem(value: string): string | undefined {
   if (!value.startsWith(LICENCE_ID_PREFIX)) return `it must start with ${LICENCE_ID_PREFIX}`;
-  const fields = LICENCE_ID_FIELDS.exec(value.slice(LICENCE_ID_PREFIX.length));
-  if (!fields) {
-    return 'it must continue with <type>.<issuer code>.<serial>.<version>.<check>, in digits and upper-case letters';
-  }
+  const rest = value.slice(LICENCE_ID_PREFIX.length);
+  const fields = LICENCE_ID_FIELDS.exec(rest);
+  if (!fields) return licenceIdFieldProblem(rest);
   const [, type = '', issuer = '', serial = '', version = '', check] = fields;
   if (electronicLicenceCheckChar(type, issuer, serial, version) !== check)
     return 'the check character does not match';
   return undefined;
+}
+
+/** Which field of an identifier that does not match LICENCE_ID_FIELDS is wrong, first one first. */
+function licenceIdFieldProblem(rest: string): string {
+  if (rest !== rest.toUpperCase()) return 'letters must be upper-case';
+  const parts = rest.split('.');
+  if (parts.length !== 5) return 'it must continue with <type code>.<issuer code>.<serial>.<version>.<check>';
+  const [type = '', issuer = '', serial = '', version = ''] = parts;
+  if (!LICENCE_TYPE_PATTERN.test(type)) {
+    return 'the type code must be a unified social credit code followed by 3 digits (21 characters)';
+  }
+  if (!LICENCE_ISSUER_PATTERN.test(issuer)) {
+    return 'the issuer code must be a unified social credit code (18 characters) or a 6-digit administrative division code';
+  }
+  if (!LICENCE_SERIAL_PATTERN.test(serial)) return 'the serial must be 1 to 32 digits or upper-case letters';
+  if (!LICENCE_VERSION_PATTERN.test(version)) return 'the version must be 3 digits';
+  return 'the check character must be one digit or upper-case letter';
 }
 
 function digitAt(value: string, index: number): number {

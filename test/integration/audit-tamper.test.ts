@@ -50,7 +50,11 @@ describe('tampering with the audit log is detected and the event named', () => {
   let database: Database;
   let dataDir: string;
 
-  /** As a superuser with the append-only trigger disabled, in one transaction. */
+  /**
+   * As a superuser with the append-only trigger disabled, in one transaction. `session_replication_role
+   * = replica` is not enough (test/integration/audit-superuser.test.ts): the guards fire ALWAYS, so the
+   * trigger itself must be switched off, and back on as it was (ENABLE ALWAYS, not plain ENABLE).
+   */
   async function tamper(...statements: string[]) {
     const client = new pg.Client({ connectionString: testDb.url });
     await client.connect();
@@ -59,8 +63,8 @@ describe('tampering with the audit log is detected and the event named', () => {
       await client.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only');
       await client.query('ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_append_only');
       for (const statement of statements) await client.query(statement);
-      await client.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
-      await client.query('ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_append_only');
+      await client.query('ALTER TABLE audit_events ENABLE ALWAYS TRIGGER audit_events_append_only');
+      await client.query('ALTER TABLE audit_checkpoints ENABLE ALWAYS TRIGGER audit_checkpoints_append_only');
       await client.query('COMMIT');
     } finally {
       await client.end();

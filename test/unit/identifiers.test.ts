@@ -175,4 +175,15 @@ describe('electronic licence identifier (GB/T 36904-2018)', () => {
     expect(isValidElectronicLicenceId(id.replace('.001.', '.'))).toBe(false);
     expect(isValidElectronicLicenceId(id.toLowerCase())).toBe(false);
   });
+
+  it('accepts an issuer given as a 6-digit administrative division code, as a city platform issues', () => {
+    const id = electronicLicenceId(type, '350100', '3501002019004561', '001');
+    expect(id).toBe('1.2.156.3005.2.11100000000366061D001.350100.3501002019004561.001.A');
+    expect(isValidElectronicLicenceId(id)).toBe(true);
+    expect(isValidElectronicLicenceId(id.replace('.350100.', '.350101.'))).toBe(false);
+    for (const issuer of ['990100', '35010']) {
+      const other = electronicLicenceId(type, issuer, '3501002019004561', '001');
+      expect(isValidElectronicLicenceId(other), issuer).toBe(false);
+    }
+  });
 });
