@@ -5,7 +5,7 @@
  * database, so every event that was being written is committed.
  */
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type RequestHandler, Router } from 'express';
@@ -22,6 +22,7 @@ import { migrationsDir, schemasDir } from './foundation/paths.js';
 import { resolveGatewaySecrets, secretFiles } from './foundation/secrets.js';
 import { createHealthRouter } from './health/health-routes.js';
 import { createApp } from './http/app.js';
+import { createHttpServer } from './http/http-server.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
 import { startLookups } from './lookups/lookups.js';
@@ -226,7 +227,8 @@ export async function startGateway(
       // Every 401, 403 and 429 that no capability recorded itself goes into the audit log.
       errorMiddleware: [createRefusalAuditMiddleware(audit.log, logger)],
     });
-    const httpServer = createServer(app);
+    // Timeouts and connection limits: slow or greedy clients are cut (docs/operations.md).
+    const httpServer = createHttpServer(app, config.http, logger.child({ component: 'http' }));
     const address = await listen(httpServer, config.port, config.host);
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     logger.info({ url, bus: bus.kind, instanceId: config.instanceId }, 'gateway listening');

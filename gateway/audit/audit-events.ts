@@ -35,7 +35,8 @@ export interface LookupAuditEvent {
 export interface AccessRefusedAuditEvent {
   kind: 'access-refused';
   at: string;
-  status: 401 | 403 | 429;
+  /** 409: a registry change refused (duplicate, last admin, last key, ...). */
+  status: 401 | 403 | 409 | 429;
   problemType: string;
   reason: string;
   /** The verified caller (403, 429). */

@@ -49,6 +49,8 @@ export interface GatewayConfig {
   requestTopicRetentionMs: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownGraceMs: number;
+  /** Limits of the HTTP server against slow and greedy clients (gateway/http/http-server.ts). */
+  http: HttpServerSettings;
   /** Start the sample department connectors in-process (the embedded demo). */
   sampleConnectors: boolean;
   /** Register the demo departments and systems, with key files, at start (the embedded demo). */
@@ -74,6 +76,24 @@ export interface GatewayConfig {
   auditCheckpointEvery: number;
   auditCheckpointIntervalMs: number;
   auditRecordTimeoutMs: number;
+}
+
+/** The HTTP server's timeouts and connection limits: slow or greedy clients are cut, not waited for. */
+export interface HttpServerSettings {
+  /** Longest time a client may take to send the request line and headers. */
+  headersTimeoutMs: number;
+  /** Longest time a client may take to send the whole request, headers and body. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open for the client's next request. */
+  keepAliveTimeoutMs: number;
+  /** Headers read per request; more are ignored. */
+  maxHeaders: number;
+  /** Largest request line plus headers; larger answers 431. */
+  maxHeaderBytes: number;
+  /** Open connections in total; more are refused. */
+  maxConnections: number;
+  /** Open connections from one client address; 0: no limit of its own. */
+  maxConnectionsPerClient: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -188,6 +208,25 @@ class EnvReader {
 
 const BROKER_PATTERN = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+function parseHttpSettings(reader: EnvReader): HttpServerSettings {
+  const settings: HttpServerSettings = {
+    headersTimeoutMs: reader.integer('SILOBRIDGE_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: reader.integer('SILOBRIDGE_HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: reader.integer('SILOBRIDGE_HTTP_KEEP_ALIVE_TIMEOUT_MS', 5000, 100, 600_000),
+    maxHeaders: reader.integer('SILOBRIDGE_HTTP_MAX_HEADERS', 100, 10, 2000),
+    maxHeaderBytes: reader.integer('SILOBRIDGE_HTTP_MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    maxConnections: reader.integer('SILOBRIDGE_HTTP_MAX_CONNECTIONS', 1024, 1, 1_000_000),
+    maxConnectionsPerClient: reader.integer('SILOBRIDGE_HTTP_MAX_CONNECTIONS_PER_CLIENT', 0, 0, 1_000_000),
+  };
+  if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
+    reader.problems.push(
+      `SILOBRIDGE_HTTP_HEADERS_TIMEOUT_MS (${settings.headersTimeoutMs}) is longer than ` +
+        `SILOBRIDGE_HTTP_REQUEST_TIMEOUT_MS (${settings.requestTimeoutMs}): the headers are part of the request.`,
+    );
+  }
+  return settings;
+}
 
 function parseBrokers(reader: EnvReader, raw: string | undefined): string[] {
   if (raw === undefined) return [];
@@ -331,6 +370,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       7 * 24 * 60 * 60_000,
     ),
     shutdownGraceMs: reader.integer('SILOBRIDGE_SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
+    http: parseHttpSettings(reader),
     sampleConnectors,
     // Demo systems (an admin among them, keys on disk) belong to the embedded demo only, never to a
     // deployment on PostgreSQL, even one without Kafka.

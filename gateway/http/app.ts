@@ -1,13 +1,15 @@
 /**
- * The Express application: request ids and logging, JSON bodies with a size limit, security headers,
- * the capability routers, and problem JSON for everything that goes wrong (unknown routes included).
+ * The Express application: request ids and logging, JSON bodies with a size and a depth limit (and
+ * no NUL in them or the URL), security headers, the capability routers, and problem JSON for everything that goes wrong (unknown
+ * routes and undecodable paths included).
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Router } from 'express';
 import { pinoHttp } from 'pino-http';
-import { NotFoundError, UnsupportedMediaTypeError } from '../foundation/errors.js';
+import { NotFoundError } from '../foundation/errors.js';
 import type { Logger } from '../foundation/logger.js';
+import { DEFAULT_MAX_JSON_DEPTH, jsonBody } from './json-body.js';
 import { problemErrorHandler, problemTypeOf } from './problem.js';
 
 /** A caller-supplied request id is kept (for tracing across systems) only if it is short and plain. */
@@ -16,6 +18,13 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface AppOptions {
   logger: Logger;
   bodyLimitBytes: number;
+  /** Deepest nesting of objects and arrays in a JSON body (default DEFAULT_MAX_JSON_DEPTH). */
+  bodyMaxDepth?: number;
+  /**
+   * Requests whose unreadable body (malformed, too large, too deep, wrong type or encoding) is handed
+   * to their route instead of answered at once (default: lookups that carry credentials, see below).
+   */
+  deferBodyErrors?: (req: Request) => boolean;
   routers: Router[];
   /** Runs before the routers, e.g. metrics. */
   middleware?: RequestHandler[];
@@ -23,15 +32,21 @@ export interface AppOptions {
   errorMiddleware?: ErrorRequestHandler[];
 }
 
-const requireJsonBody: RequestHandler = (req, _res, next) => {
-  const hasBody =
-    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
-    next(new UnsupportedMediaTypeError(req.headers['content-type']));
-    return;
-  }
-  next();
-};
+/** The lookup routes, as Express matches them (any letter case, one trailing slash allowed). */
+const LOOKUP_PATHS = new Set(['/v1/lookups', '/v1/lookups:batch']);
+
+/**
+ * Every lookup attempt is audited, whatever breaks (docs/http-api.md). A lookup whose body cannot be
+ * read is still an attempt, but only an authenticated caller's attempt can be recorded as a lookup:
+ * so when the request carries credentials, the body's problem goes on to the route, which
+ * authenticates first and gives it to the lookup service (gateway/lookups/lookup-request.ts throws
+ * it there), which audits it under a lookup id. Without credentials it is answered at once, as for
+ * every other route.
+ */
+export function isCredentialedLookup(req: Request): boolean {
+  if (req.method !== 'POST' || req.headers.authorization === undefined) return false;
+  return LOOKUP_PATHS.has(req.path.toLowerCase().replace(/(.)\/$/, '$1'));
+}
 
 const securityHeaders: RequestHandler = (_req, res, next) => {
   // Responses carry personal data: never cache them, never let a browser sniff or frame them.
@@ -86,8 +101,13 @@ export function createApp(options: AppOptions): express.Express {
   );
   app.use(securityHeaders);
   for (const middleware of options.middleware ?? []) app.use(middleware);
-  app.use(requireJsonBody);
-  app.use(express.json({ limit: options.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    jsonBody({
+      limitBytes: options.bodyLimitBytes,
+      maxDepth: options.bodyMaxDepth ?? DEFAULT_MAX_JSON_DEPTH,
+      deferTo: options.deferBodyErrors ?? isCredentialedLookup,
+    }),
+  );
   for (const router of options.routers) app.use(router);
   app.use((req, _res, next) => {
     next(new NotFoundError(`No route for ${req.method} ${req.path.slice(0, 200)}.`, 'route-not-found'));

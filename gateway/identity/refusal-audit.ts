@@ -1,5 +1,5 @@
 /**
- * Every 401, 403 and 429 is an `access-refused` audit event. Errors are marked once recorded, so a
+ * Every 401, 403, 409 and 429 is an `access-refused` audit event. Errors are marked once recorded, so a
  * refusal the authenticator (or the lookup pipeline) already recorded is not recorded twice when it
  * reaches the Express error middleware on its way to becoming problem JSON.
  */
@@ -12,8 +12,10 @@ import type { Logger } from '../foundation/logger.js';
 import { SYSTEM_ID_PATTERN } from '../protocol/codes.js';
 import { TokenRejectedError } from './token-errors.js';
 
-const REFUSAL_STATUSES = new Set([401, 403, 429]);
-export function isRefusal(error: unknown): error is GatewayError & { status: 401 | 403 | 429 } {
+/** 409: a registry change refused for the state it would break (duplicate, last admin, ...). */
+const REFUSAL_STATUSES = new Set([401, 403, 409, 429]);
+export type RefusalStatus = 401 | 403 | 409 | 429;
+export function isRefusal(error: unknown): error is GatewayError & { status: RefusalStatus } {
   return error instanceof GatewayError && REFUSAL_STATUSES.has(error.status);
 }
 
@@ -27,7 +29,7 @@ function claimedIssuerOf(error: GatewayError): string | undefined {
 }
 
 export function refusalEvent(
-  error: GatewayError & { status: 401 | 403 | 429 },
+  error: GatewayError & { status: RefusalStatus },
   req: Request,
   res: Response,
 ): AccessRefusedAuditEvent {
@@ -52,7 +54,7 @@ export function refusalEvent(
 export async function recordRefusal(
   audit: AuditRecorder,
   logger: Logger | undefined,
-  error: GatewayError & { status: 401 | 403 | 429 },
+  error: GatewayError & { status: RefusalStatus },
   req: Request,
   res: Response,
 ): Promise<void> {
@@ -66,8 +68,8 @@ export async function recordRefusal(
 }
 
 /**
- * Install after the routers and before `problemErrorHandler`: records 401/403/429 that nobody has
- * recorded yet (role checks, policy routes, registry routes), then passes the error on.
+ * Install after the routers and before `problemErrorHandler`: records 401/403/409/429 that nobody has
+ * recorded yet (role checks, policy routes, refused registry changes), then passes the error on.
  */
 export function createRefusalAuditMiddleware(audit: AuditRecorder, logger?: Logger): ErrorRequestHandler {
   return (error, req, res, next) => {

@@ -143,7 +143,8 @@ function outcomeOf(error: unknown): LookupOutcome {
   if (error.status === 403 || error.status === 429) return 'denied';
   if (error.status === 404) return 'not-found';
   if (error.status === 504) return 'timed-out';
-  if (error.status === 400) return 'invalid';
+  // The request itself was wrong: malformed, too large, an unsupported media type or encoding.
+  if (error.status >= 400 && error.status < 500) return 'invalid';
   return 'failed';
 }
 

@@ -80,6 +80,16 @@ describe('department onboarding', () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
+  async function auditRows(sql: string, params: unknown[] = []) {
+    const client = new pg.Client({ connectionString: env.database.url });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
   async function startConnector(department: string, handlers: Record<string, CertificateHandler>) {
     const connector: Connector = createConnector({
       bus,
@@ -199,6 +209,12 @@ describe('department onboarding', () => {
           })
         ).status,
       ).toBe(409);
+      // A refused change is audited like any other refusal.
+      expect(
+        await auditRows(
+          "SELECT event->>'status' AS status, event->>'reason' AS reason FROM audit_events WHERE event->>'kind' = 'access-refused' AND event->>'path' = '/v1/connectors'",
+        ),
+      ).toContainEqual({ status: '409', reason: 'connector-already-registered' });
 
       // The request topic holds identifiers in clear: the broker keeps it an hour, not a week.
       const kafkaAdmin = new Kafka({
@@ -228,17 +244,12 @@ describe('department onboarding', () => {
       );
       expect(lookup.body.departmentSignature.keyId).toBe(signerFor('natural-resources').keyId);
       // The audit log says which department key vouched for the record released.
-      const client = new pg.Client({ connectionString: env.database.url });
-      await client.connect();
-      try {
-        const { rows } = await client.query(
+      expect(
+        await auditRows(
           "SELECT event->>'providerKeyId' AS key FROM audit_events WHERE event->>'lookupId' = $1",
           [lookup.body.lookupId],
-        );
-        expect(rows).toEqual([{ key: signerFor('natural-resources').keyId }]);
-      } finally {
-        await client.end();
-      }
+        ),
+      ).toEqual([{ key: signerFor('natural-resources').keyId }]);
       await writeFile(path.join(tmp, 'response.json'), JSON.stringify(lookup.body));
     });
 
