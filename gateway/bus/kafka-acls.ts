@@ -95,7 +95,7 @@ export function departmentAclBindings(options: DepartmentAclOptions): AclBinding
       );
     }
     owners.set(principal, owner);
-    bindings.push(...connectorBindings(principal, department, topicPrefix, topics));
+    bindings.push(...connectorBindings(principal, department, topics));
   }
   return bindings;
 }
@@ -119,12 +119,7 @@ function gatewayBindings(principal: string, prefix: string, topics: TopicNames):
 }
 
 /** DESCRIBE is implied by READ and WRITE in Kafka; it is listed so the table says it all. */
-function connectorBindings(
-  principal: string,
-  department: string,
-  prefix: string,
-  topics: TopicNames,
-): AclBinding[] {
+function connectorBindings(principal: string, department: string, topics: TopicNames): AclBinding[] {
   return [
     ...allow(principal, 'TOPIC', 'LITERAL', topics.lookupRequests(department), ['READ', 'DESCRIBE']),
     ...allow(principal, 'GROUP', 'LITERAL', topics.connectorGroup(department), ['READ', 'DESCRIBE']),
