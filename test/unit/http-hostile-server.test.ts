@@ -214,6 +214,15 @@ describe('what Node.js answers itself is problem JSON', () => {
     const response = await fetch(`http://127.0.0.1:${port}/v1/headers`, {
       headers: Object.fromEntries(extra.split('\r\n').map((line) => line.split(': '))),
     });
+    // Node.js up to 24 reads the first maxHeadersCount headers and drops the rest; Node.js 26 refuses
+    // the request with 431 instead. Either way no more than the limit reaches the application.
+    if (response.status === 431) {
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(((await response.json()) as { type: string }).type).toBe(
+        'https://silobridge.dev/problems/headers-too-large',
+      );
+      return;
+    }
     expect(((await response.json()) as { count: number }).count).toBeLessThanOrEqual(SETTINGS.maxHeaders);
   });
 });
