@@ -109,6 +109,18 @@ export function createSchemaAjv(): Ajv2020 {
   return ajv;
 }
 
+/**
+ * The checks a connector makes with the shared schemas before it answers (the runtime's
+ * `validateRequest` and `validateRecord` options): full request envelopes, and found records.
+ */
+export function connectorSchemaChecks(catalog: Pick<SchemaCatalog, 'validateEnvelope' | 'validateRecord'>) {
+  return {
+    validateRequest: (value: unknown) => catalog.validateEnvelope('lookup-request', value),
+    validateRecord: (certificateType: string, schemaVersion: number, record: unknown) =>
+      catalog.validateRecord(certificateType, schemaVersion, record),
+  };
+}
+
 export async function loadSchemaCatalog(schemasDir: string): Promise<SchemaCatalog> {
   const ajv = createSchemaAjv();
   const identifiers = await readSchemaFile(

@@ -8,7 +8,7 @@ import { createConfiguredHandlers } from '../../connectors/config/configured-han
 import type { ConnectorConfig } from '../../connectors/config/connector-config.js';
 import { loadConnectorConfig } from '../../connectors/config/load-connector-config.js';
 import { type Connector, createConnector } from '../../connectors/runtime/connector-runtime.js';
-import { loadSchemaCatalog, type SchemaCatalog } from '../catalog/schema-catalog.js';
+import { connectorSchemaChecks, loadSchemaCatalog, type SchemaCatalog } from '../catalog/schema-catalog.js';
 import type { Logger } from '../foundation/logger.js';
 import { schemasDir } from '../foundation/paths.js';
 import type { Bus } from '../protocol/bus.js';
@@ -107,9 +107,7 @@ export async function runConfiguredConnector(
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       handlerTimeoutMs: config.handlerTimeoutMs,
       logger: options.logger,
-      validateRequest: (value) => catalog.validateEnvelope('lookup-request', value),
-      validateRecord: (certificateType, schemaVersion, record) =>
-        catalog.validateRecord(certificateType, schemaVersion, record),
+      ...connectorSchemaChecks(catalog),
     });
     await connector.start();
     return {

@@ -6,7 +6,7 @@
 import { type Connector, createConnector } from '../../connectors/runtime/connector-runtime.js';
 import { createSampleHandlers } from '../../connectors/samples/sample-connectors.js';
 import { SAMPLE_DEPARTMENTS } from '../../connectors/samples/sample-departments.js';
-import { loadSchemaCatalog, type SchemaCatalog } from '../catalog/schema-catalog.js';
+import { connectorSchemaChecks, loadSchemaCatalog, type SchemaCatalog } from '../catalog/schema-catalog.js';
 import type { Logger } from '../foundation/logger.js';
 import { sampleSeedDir, schemasDir } from '../foundation/paths.js';
 import type { Bus } from '../protocol/bus.js';
@@ -36,9 +36,7 @@ export async function runSampleConnector(options: SampleConnectorOptions): Promi
     handlers: createSampleHandlers(options.department, sampleSeedDir),
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     logger: options.logger,
-    validateRequest: (value) => catalog.validateEnvelope('lookup-request', value),
-    validateRecord: (certificateType, schemaVersion, record) =>
-      catalog.validateRecord(certificateType, schemaVersion, record),
+    ...connectorSchemaChecks(catalog),
   });
   await connector.start();
   return connector;

@@ -11,6 +11,7 @@ import type { SchemaCatalog } from '../catalog/schema-catalog.js';
 import type { Logger } from '../foundation/logger.js';
 import type { Bus, Subscription } from '../protocol/bus.js';
 import type { HeartbeatEnvelope } from '../protocol/envelopes.js';
+import type { AnnouncedInstance } from '../registry/connector-registrations.js';
 import { type ProviderSignatures, SignatureRefusal } from './provider-signatures.js';
 
 interface InstanceState {
@@ -144,15 +145,7 @@ export class ConnectorDirectory {
   }
 
   /** Every instance heard from in the last FORGET_AFTER_MS, with its state, for operators. */
-  list(): Array<{
-    department: string;
-    instanceId: string;
-    live: boolean;
-    lastSeen: string;
-    certificateTypes: string[];
-    connectorVersion?: string;
-    inFlight?: number;
-  }> {
+  list(): AnnouncedInstance[] {
     for (const [key, state] of this.instances) {
       if (!this.isLive(state) && this.now() - state.seenAt > FORGET_AFTER_MS) this.instances.delete(key);
     }

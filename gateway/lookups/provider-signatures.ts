@@ -9,12 +9,11 @@ import type { CredentialSource } from '../identity/credentials.js';
 import {
   DEPARTMENT_SIGNATURE_ALGORITHM,
   type DecodedJws,
-  decodeCompactJws,
-  disclosureDigest,
+  type DepartmentKeyRef,
+  disclosureMismatch,
   HEARTBEAT_SIGNATURE_TYP,
-  parseDepartmentKeyId,
+  openDepartmentSignature,
   REPLY_SIGNATURE_TYP,
-  readDisclosure,
   verifiesWith,
 } from '../protocol/department-signature.js';
 
@@ -40,6 +39,12 @@ export interface ProviderSignatures {
 }
 
 const same = (a: unknown, b: unknown) => canonicalize(a) === canonicalize(b);
+const REPLY_FIELD_PROBLEMS = (mismatch: NonNullable<ReturnType<typeof disclosureMismatch>>) =>
+  mismatch.problem === 'unreadable'
+    ? mismatch.reason
+    : mismatch.problem === 'digest'
+      ? 'its disclosure does not match the signed digest'
+      : "the disclosed value differs from the record's";
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -48,20 +53,13 @@ export function createProviderSignatures(credentials: CredentialSource): Provide
   async function check(jws: unknown, typ: string, department: string, what: string): Promise<DecodedJws> {
     if (jws === undefined || jws === null) throw new SignatureRefusal(`the ${what} is not signed`);
     let decoded: DecodedJws;
+    let ref: DepartmentKeyRef;
     try {
-      decoded = decodeCompactJws(jws);
+      ({ decoded, key: ref } = openDepartmentSignature(jws, typ));
     } catch (error) {
       throw new SignatureRefusal((error as Error).message);
     }
-    const { alg, kid, typ: actualTyp } = decoded.header;
-    if (actualTyp !== typ)
-      throw new SignatureRefusal(`the signature's typ is ${JSON.stringify(actualTyp)}, not ${typ}`);
-    if (alg !== DEPARTMENT_SIGNATURE_ALGORITHM) {
-      throw new SignatureRefusal(`the signature's algorithm is ${JSON.stringify(alg)}, not ES256`);
-    }
-    const ref = parseDepartmentKeyId(kid);
-    if (!ref)
-      throw new SignatureRefusal(`the signature's kid ${JSON.stringify(kid)} is not <system id>#<key id>`);
+    const kid = String(decoded.header.kid);
     if (ref.department !== department) {
       throw new SignatureRefusal(`signed with a key of department '${ref.department}', not '${department}'`);
     }
@@ -119,18 +117,8 @@ export function createProviderSignatures(credentials: CredentialSource): Provide
         }
         for (const field of fields) {
           const disclosure = given[field];
-          let decoded: ReturnType<typeof readDisclosure>;
-          try {
-            decoded = readDisclosure(disclosure);
-          } catch (error) {
-            throw new SignatureRefusal(`field '${field}': ${(error as Error).message}`);
-          }
-          if (disclosureDigest(disclosure as string) !== digests[field]) {
-            throw new SignatureRefusal(`field '${field}': its disclosure does not match the signed digest`);
-          }
-          if (decoded.name !== field || !same(decoded.value, record[field])) {
-            throw new SignatureRefusal(`field '${field}': the disclosed value differs from the record's`);
-          }
+          const mismatch = disclosureMismatch(field, disclosure, digests[field], record[field]);
+          if (mismatch) throw new SignatureRefusal(`field '${field}': ${REPLY_FIELD_PROBLEMS(mismatch)}`);
           disclosures[field] = disclosure as string;
         }
       }

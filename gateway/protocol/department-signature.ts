@@ -21,6 +21,7 @@ import {
   verify,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import canonicalize from 'canonicalize';
 import { SYSTEM_ID_PATTERN } from './codes.js';
 
 export const DEPARTMENT_SIGNATURE_ALGORITHM = 'ES256';
@@ -254,6 +255,49 @@ export async function verifiesWith(decoded: DecodedJws, publicKey: KeyObject): P
     { key: publicKey, dsaEncoding: 'ieee-p1363' },
     decoded.signature,
   );
+}
+
+/**
+ * Decodes a department signature and checks what its header promises: ES256, the expected `typ`, a
+ * `<system id>#<key id>` kid. Throws an Error saying what is wrong. The key itself is the caller's to
+ * find (the gateway in its registry, a verifier in published keys) and to check with verifiesWith.
+ */
+export function openDepartmentSignature(
+  jws: unknown,
+  typ: string,
+): { decoded: DecodedJws; key: DepartmentKeyRef } {
+  const decoded = decodeCompactJws(jws);
+  const { alg, kid, typ: actualTyp } = decoded.header;
+  if (actualTyp !== typ) throw new Error(`the signature's typ is ${JSON.stringify(actualTyp)}, not ${typ}`);
+  if (alg !== DEPARTMENT_SIGNATURE_ALGORITHM) {
+    throw new Error(`the signature's algorithm is ${JSON.stringify(alg)}, not ES256`);
+  }
+  const key = parseDepartmentKeyId(kid);
+  if (!key) throw new Error(`the signature's kid ${JSON.stringify(kid)} is not <system id>#<key id>`);
+  return { decoded, key };
+}
+
+/**
+ * Whether `disclosure` vouches for `value` as field `field` under the signed `digest`: undefined when
+ * it does, else what is wrong: it cannot be read (and why), its digest is not the signed one, or it
+ * discloses another field or value.
+ */
+export function disclosureMismatch(
+  field: string,
+  disclosure: unknown,
+  digest: unknown,
+  value: unknown,
+): { problem: 'unreadable'; reason: string } | { problem: 'digest' | 'value' } | undefined {
+  let opened: Disclosure;
+  try {
+    opened = readDisclosure(disclosure);
+  } catch (error) {
+    return { problem: 'unreadable', reason: (error as Error).message };
+  }
+  if (disclosureDigest(disclosure as string) !== digest) return { problem: 'digest' };
+  if (opened.name !== field || canonicalize(opened.value) !== canonicalize(value))
+    return { problem: 'value' };
+  return undefined;
 }
 
 // --- Heartbeats -----------------------------------------------------------------------------------

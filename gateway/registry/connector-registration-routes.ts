@@ -11,22 +11,12 @@ import { type RequestHandler, Router } from 'express';
 import { callerOf, requireRole } from '../access/caller.js';
 import { DEPARTMENT_SIGNATURE_ALGORITHM, departmentKeyId } from '../protocol/department-signature.js';
 import {
+  type AnnouncedInstance,
   type ConnectorRegistrations,
   type ConnectorSetup,
   DEPARTMENT_KEYS_PATH,
 } from './connector-registrations.js';
 import type { Registry } from './registry.js';
-
-/** A connector instance as heartbeats announce it (gateway/lookups/connector-directory.ts). */
-export interface AnnouncedInstance {
-  department: string;
-  instanceId: string;
-  live: boolean;
-  lastSeen: string;
-  certificateTypes: string[];
-  connectorVersion?: string;
-  inFlight?: number;
-}
 
 export interface ConnectorRegistrationRouterOptions {
   registrations: ConnectorRegistrations;

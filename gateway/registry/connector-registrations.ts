@@ -20,7 +20,7 @@ import {
 } from '../protocol/department-signature.js';
 import type { ServedCertificateType } from '../protocol/envelopes.js';
 import { REQUEST_TOPIC_PARTITIONS, type TopicNames } from '../protocol/topics.js';
-import type { ConnectorRegistration, Registry } from './registry.js';
+import type { ConnectorRegistration, Registry, SystemWithKeys } from './registry.js';
 import { ConflictError } from './registry-errors.js';
 
 export interface RegistrationRequest {
@@ -54,6 +54,17 @@ const validateRequest = new Ajv2020({ allErrors: true, strict: true }).compile<R
 export function parseRegistrationRequest(body: unknown): RegistrationRequest {
   if (validateRequest(body)) return body;
   throw invalidInput('The connector registration', describeSchemaErrors(validateRequest.errors));
+}
+
+/** A connector instance as heartbeats announce it (gateway/lookups/connector-directory.ts). */
+export interface AnnouncedInstance {
+  department: string;
+  instanceId: string;
+  live: boolean;
+  lastSeen: string;
+  certificateTypes: string[];
+  connectorVersion?: string;
+  inFlight?: number;
 }
 
 /** What a connector needs to run: returned on registration and by GET /v1/connectors/{id}. */
@@ -160,9 +171,9 @@ export function createConnectorRegistrations(options: ConnectorRegistrationsOpti
   }
 
   /** `<system>#<kid>` of every active ES256 key of the department's enabled connector systems. */
-  async function signingKeyIds(department: string): Promise<string[]> {
-    const systems = await registry.listSystems(department);
+  function signingKeyIds(systems: SystemWithKeys[], department: string): string[] {
     return systems
+      .filter((system) => system.department === department)
       .filter((system) => system.enabled && system.roles.includes('connector'))
       .flatMap((system) =>
         system.keys
@@ -171,9 +182,10 @@ export function createConnectorRegistrations(options: ConnectorRegistrationsOpti
       );
   }
 
-  async function setupOf(registration: ConnectorRegistration): Promise<ConnectorSetup> {
+  /** `systems`: at least the department's (one registry read serves a whole list). */
+  function setupOf(registration: ConnectorRegistration, systems: SystemWithKeys[]): ConnectorSetup {
     const { department } = registration;
-    const keyIds = await signingKeyIds(department);
+    const keyIds = signingKeyIds(systems, department);
     const setup: Omit<ConnectorSetup, 'configFile'> = {
       id: department,
       department,
@@ -219,7 +231,15 @@ export function createConnectorRegistrations(options: ConnectorRegistrationsOpti
       const department = request.department ?? caller.department;
       authorize(caller, department);
       const certificateTypes = checkAgainstCatalog(department, request);
-      if ((await signingKeyIds(department)).length === 0) {
+      if (!(await registry.getDepartment(department))) {
+        throw new BadRequestError(
+          `Department '${department}' is not registered; create it first (POST /v1/departments).`,
+          [{ pointer: '/department', reason: `unknown department '${department}'` }],
+          'unknown-department',
+        );
+      }
+      const systems = await registry.listSystems(department);
+      if (signingKeyIds(systems, department).length === 0) {
         throw new ConflictError(
           `Department '${department}' has no system with the connector role and an active ES256 key to sign replies with. Register one first: silobridge keys generate --alg ES256, then POST /v1/systems (roles ["connector"]) with its public key.`,
           'no-connector-signing-key',
@@ -227,20 +247,26 @@ export function createConnectorRegistrations(options: ConnectorRegistrationsOpti
       }
       // The topic first: a registration whose topic could not be made would route lookups nowhere.
       await options.ensureRequestTopic(department);
-      return setupOf(await registry.insertRegistration(caller.systemId, { department, certificateTypes }));
+      const registered = await registry.insertRegistration(caller.systemId, { department, certificateTypes });
+      return setupOf(registered, systems);
     },
 
     async list() {
-      return Promise.all((await registry.listRegistrations()).map(setupOf));
+      const [registrations, systems] = await Promise.all([
+        registry.listRegistrations(),
+        registry.listSystems(),
+      ]);
+      return registrations.map((registration) => setupOf(registration, systems));
     },
 
     async get(department) {
-      return setupOf(await registrationOf(department));
+      return setupOf(await registrationOf(department), await registry.listSystems(department));
     },
 
     async remove(caller, department) {
       authorize(caller, department);
-      return setupOf(await registry.deleteRegistration(caller.systemId, department));
+      const removed = await registry.deleteRegistration(caller.systemId, department);
+      return setupOf(removed, await registry.listSystems(department));
     },
   };
 }

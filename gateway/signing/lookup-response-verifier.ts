@@ -8,12 +8,11 @@
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import {
-  DEPARTMENT_SIGNATURE_ALGORITHM,
-  decodeCompactJws,
-  disclosureDigest,
-  parseDepartmentKeyId,
+  type DecodedJws,
+  type DepartmentKeyRef,
+  disclosureMismatch,
+  openDepartmentSignature,
   REPLY_SIGNATURE_TYP,
-  readDisclosure,
   verifiesWith,
 } from '../protocol/department-signature.js';
 import type { JsonWebKeySet } from './jws.js';
@@ -69,19 +68,15 @@ async function checkDepartmentSignature(
     report.failures.push('the response carries no departmentSignature');
     return;
   }
-  let decoded: ReturnType<typeof decodeCompactJws>;
+  let decoded: DecodedJws;
+  let ref: DepartmentKeyRef;
   try {
-    decoded = decodeCompactJws(signed.signature);
+    ({ decoded, key: ref } = openDepartmentSignature(signed.signature, REPLY_SIGNATURE_TYP));
   } catch (error) {
     report.failures.push(`department signature: ${(error as Error).message}`);
     return;
   }
   const { header } = decoded;
-  const ref = parseDepartmentKeyId(header.kid);
-  if (header.typ !== REPLY_SIGNATURE_TYP || header.alg !== DEPARTMENT_SIGNATURE_ALGORITHM || !ref) {
-    report.failures.push('department signature: not an ES256 reply signature with a <system>#<key> kid');
-    return;
-  }
   if (ref.department !== response.provider) {
     report.failures.push(
       `department signature: made by '${ref.department}', but the response names provider '${String(response.provider)}'`,
@@ -131,16 +126,12 @@ async function checkDepartmentSignature(
       else report.failures.push(`field '${field}' is not one the department signed`);
       continue;
     }
-    try {
-      const opened = readDisclosure(disclosure);
-      if (disclosureDigest(disclosure as string) !== digests[field])
-        throw new Error('its digest is not the signed one');
-      if (opened.name !== field || !same(opened.value, value))
-        throw new Error("its disclosed value differs from the record's");
-      report.verified.push(`field '${field}' as issued by ${ref.department}`);
-    } catch (error) {
-      report.failures.push(`field '${field}': ${(error as Error).message}`);
-    }
+    const mismatch = disclosureMismatch(field, disclosure, digests[field], value);
+    if (!mismatch) report.verified.push(`field '${field}' as issued by ${ref.department}`);
+    else if (mismatch.problem === 'unreadable') report.failures.push(`field '${field}': ${mismatch.reason}`);
+    else if (mismatch.problem === 'digest')
+      report.failures.push(`field '${field}': its digest is not the signed one`);
+    else report.failures.push(`field '${field}': its disclosed value differs from the record's`);
   }
   for (const field of Object.keys(digests)) if (!(field in record)) report.withheld.push(field);
   for (const field of Object.keys(disclosures)) {

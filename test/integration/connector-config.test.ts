@@ -29,7 +29,7 @@ import { topicNames } from '../../gateway/protocol/topics.js';
 import { exitOf, runNode, stopChildProcess } from '../support/child-process.js';
 import { PURPOSE } from '../support/lookup-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
-import { createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
+import { createTestGatewayEnvironment, lookupThroughGateway } from '../support/test-gateway.js';
 
 /** The CLI from its sources, so the test runs what the working tree holds (no build needed). */
 const CLI = ['--import', 'tsx', path.join(projectRoot, 'gateway', 'cli', 'silobridge.ts')];
@@ -275,29 +275,20 @@ describe('silobridge connector --config (PostgreSQL table, real Kafka)', () => {
   }, async () => {
     const gatewayEnv = await createTestGatewayEnvironment(prefix);
     try {
-      const gateway = await gatewayEnv.start(`${prefix}-gw`);
-      const admin = await gatewayEnv.client(gateway, OPERATOR);
-      const api = await gatewayEnv.client(gateway);
-      const system = await admin.post('/v1/systems', {
-        id: SYSTEM,
-        name: 'Enterprise register connector (config file)',
-        roles: ['connector'],
-        keys: [{ jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'k1' } }],
-      });
-      expect(system.status, JSON.stringify(system.body)).toBe(201);
       const wanted = SEED[0] as Record<string, unknown>;
-      const found = await vi.waitFor(
-        async () => {
-          const response = await api.post('/v1/lookups', {
-            certificateType: 'business-licence',
-            subject: { unifiedSocialCreditCode: wanted.unifiedSocialCreditCode },
-            purpose: PURPOSE,
-          });
-          expect(response.status, JSON.stringify(response.body) + output).toBe(200);
-          return response;
+      const found = await lookupThroughGateway(gatewayEnv, `${prefix}-gw`, {
+        system: {
+          id: SYSTEM,
+          name: 'Enterprise register connector (config file)',
+          publicJwk: { ...publicKey.export({ format: 'jwk' }), kid: 'k1' },
         },
-        { timeout: 20_000, interval: 200 },
-      );
+        lookup: {
+          certificateType: 'business-licence',
+          subject: { unifiedSocialCreditCode: wanted.unifiedSocialCreditCode },
+          purpose: PURPOSE,
+        },
+        context: () => output,
+      });
       expect(found.body).toMatchObject({
         provider: DEPARTMENT,
         record: { unifiedSocialCreditCode: wanted.unifiedSocialCreditCode, name: wanted.name },

@@ -27,7 +27,7 @@ import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/protocol/top
 import { findJava } from '../kafka/kafka-jars.js';
 import { lastLines, runCommand } from '../kafka/run-command.js';
 import { PURPOSE } from '../support/lookup-fixtures.js';
-import { createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
+import { createTestGatewayEnvironment, lookupThroughGateway } from '../support/test-gateway.js';
 
 const PROJECT = path.join(projectRoot, 'connectors', 'examples', 'java');
 const JAR = path.join(PROJECT, 'target', 'silobridge-java-connector.jar');
@@ -453,29 +453,20 @@ describe('a connector written in plain Java (kafka-clients) from docs/protocol.m
   it('answers the gateway’s lookups once its system and key are registered: an approval system gets the record', async () => {
     const env = await createTestGatewayEnvironment(prefix);
     try {
-      const gateway = await env.start(`${prefix}-gw`);
-      const admin = await env.client(gateway, OPERATOR);
-      const api = await env.client(gateway);
       // The department's connector system, with the public half of the key the Java connector signs with.
-      const system = await admin.post('/v1/systems', {
-        id: SYSTEM_ID,
-        name: 'Marriage register connector (Java)',
-        roles: ['connector'],
-        keys: [{ jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'k1' } }],
-      });
-      expect(system.status, JSON.stringify(system.body)).toBe(201);
-      const found = await vi.waitFor(
-        async () => {
-          const response = await api.post('/v1/lookups', {
-            certificateType: 'marriage-certificate',
-            subject: { residentIdNumber: '350102198702022349' },
-            purpose: PURPOSE,
-          });
-          expect(response.status, JSON.stringify(response.body)).toBe(200);
-          return response;
+      const found = await lookupThroughGateway(env, `${prefix}-gw`, {
+        system: {
+          id: SYSTEM_ID,
+          name: 'Marriage register connector (Java)',
+          publicJwk: { ...publicKey.export({ format: 'jwk' }), kid: 'k1' },
         },
-        { timeout: 15_000, interval: 200 },
-      );
+        lookup: {
+          certificateType: 'marriage-certificate',
+          subject: { residentIdNumber: '350102198702022349' },
+          purpose: PURPOSE,
+        },
+        context: () => output,
+      });
       expect(found.body).toMatchObject({
         provider: DEPARTMENT,
         departmentSignature: { keyId: `${SYSTEM_ID}#k1` },

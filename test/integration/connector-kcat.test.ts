@@ -18,6 +18,7 @@ import { projectRoot, sampleSeedDir, schemasDir } from '../../gateway/foundation
 import { createProviderSignatures } from '../../gateway/lookups/provider-signatures.js';
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
 import { DEAD_LETTER_REASON_HEADER, ensureSharedTopics, topicNames } from '../../gateway/protocol/topics.js';
+import { collectHeartbeatsAndDeadLetters } from '../support/connector-watch.js';
 import { credentialsOf, departmentIdentity } from '../support/department-keys.js';
 
 const SCRIPT = path.join('connectors', 'examples', 'kcat-connector.sh');
@@ -90,20 +91,7 @@ describe('a connector written as a shell script with kcat, jq and openssl (docs/
     });
     // Created by the gateway in a deployment, with the gateway's settings; the script expects them.
     await ensureSharedTopics(bus, topics, ['civil-affairs']);
-    for (const [topic, seen] of [
-      [topics.heartbeats, heartbeats],
-      [topics.deadLetters, deadLetters],
-    ] as const) {
-      const subscription = await bus.subscribe({
-        topics: [topic],
-        groupId: `${prefix}.watch.${topic}`,
-        fromBeginning: true,
-        handle: async (message) => {
-          (seen as unknown[]).push(topic === topics.heartbeats ? JSON.parse(message.value) : message);
-        },
-      });
-      stops.push(() => subscription.stop());
-    }
+    stops.push(...(await collectHeartbeatsAndDeadLetters(bus, prefix, { heartbeats, deadLetters })));
     requester = createLookupRequester({ bus, topicPrefix: prefix });
     await requester.start();
 

@@ -17,6 +17,7 @@ import { projectRoot, schemasDir } from '../../gateway/foundation/paths.js';
 import { createProviderSignatures } from '../../gateway/lookups/provider-signatures.js';
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
 import { REQUEST_TOPIC_PARTITIONS, topicNames } from '../../gateway/protocol/topics.js';
+import { collectHeartbeatsAndDeadLetters } from '../support/connector-watch.js';
 import { credentialsOf, departmentIdentity } from '../support/department-keys.js';
 import { PURPOSE } from '../support/lookup-fixtures.js';
 import { announcedInstances, createTestGatewayEnvironment, OPERATOR } from '../support/test-gateway.js';
@@ -49,20 +50,7 @@ describe('a connector written with plain kafkajs from docs/protocol.md', () => {
     // Created by the gateway in a deployment; the script, like any plain client, expects them to exist.
     await bus.ensureTopics([topics.heartbeats, topics.deadLetters]);
     await bus.ensureTopics([topics.lookupRequests('civil-affairs')], REQUEST_TOPIC_PARTITIONS);
-    for (const [topic, seen] of [
-      [topics.heartbeats, heartbeats],
-      [topics.deadLetters, deadLetters],
-    ] as const) {
-      const subscription = await bus.subscribe({
-        topics: [topic],
-        groupId: `${prefix}.watch.${topic}`,
-        fromBeginning: true,
-        handle: async (message) => {
-          (seen as unknown[]).push(topic === topics.heartbeats ? JSON.parse(message.value) : message);
-        },
-      });
-      stops.push(() => subscription.stop());
-    }
+    stops.push(...(await collectHeartbeatsAndDeadLetters(bus, prefix, { heartbeats, deadLetters })));
     requester = createLookupRequester({ bus, topicPrefix: prefix });
     await requester.start();
 

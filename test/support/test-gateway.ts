@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { inject } from 'vitest';
+import { expect, inject, vi } from 'vitest';
 import { loadConfig } from '../../gateway/foundation/config.js';
 import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
 import { demoToken, writeTestPolicy } from './gateway-auth.js';
@@ -114,4 +114,46 @@ export function announcedInstances(
     registered: false,
   }));
   return [...registered, ...unregistered];
+}
+
+export interface ConnectorThroughGateway {
+  /** The department's connector system, registered with the public key its connector signs with. */
+  system: { id: string; name: string; publicJwk: Record<string, unknown> };
+  /** A lookup body the connector can answer. */
+  lookup: Record<string, unknown>;
+  timeoutMs?: number;
+  /** More for a failure message, e.g. the connector's output. */
+  context?: () => string;
+}
+
+/**
+ * What a department does to be reachable through a gateway, and what an approval system then sees:
+ * starts a gateway of `env`, registers the connector system (role `connector`) as the operator would,
+ * and posts the lookup as the approval system until it answers 200 (the connector's heartbeats are
+ * accepted once its key is registered). Resolves with that answer.
+ */
+export async function lookupThroughGateway(
+  env: TestGatewayEnvironment,
+  instanceId: string,
+  options: ConnectorThroughGateway,
+): Promise<JsonResponse> {
+  const gateway = await env.start(instanceId);
+  const admin = await env.client(gateway, OPERATOR);
+  const api = await env.client(gateway);
+  const { id, name, publicJwk } = options.system;
+  const system = await admin.post('/v1/systems', {
+    id,
+    name,
+    roles: ['connector'],
+    keys: [{ jwk: publicJwk }],
+  });
+  expect(system.status, JSON.stringify(system.body)).toBe(201);
+  return vi.waitFor(
+    async () => {
+      const response = await api.post('/v1/lookups', options.lookup);
+      expect(response.status, JSON.stringify(response.body) + (options.context?.() ?? '')).toBe(200);
+      return response;
+    },
+    { timeout: options.timeoutMs ?? 20_000, interval: 200 },
+  );
 }
