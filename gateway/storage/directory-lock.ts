@@ -209,10 +209,14 @@ export async function lockDirectory(dir: string, options: DirectoryLockOptions =
         undefined,
       );
     }
+    // Reserved before the file exists: another open in this process that finds the file while this
+    // one is still writing it must see it as ours, not as a stale lock of this pid to take over.
+    held.set(file, () => {});
     try {
       await writeFile(file, content, { flag: 'wx', mode: 0o644 });
       return holdLock(file, owner, content, options.refreshMs ?? DEFAULT_REFRESH_MS);
     } catch (error) {
+      held.delete(file);
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const found = await readLock(file);
