@@ -8,12 +8,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type RequestHandler, Router } from 'express';
+import { type Express, type RequestHandler, Router } from 'express';
 import { startAudit } from './audit/audit.js';
 import { createInProcessBus } from './bus/in-process-bus.js';
 import { createKafkaBus } from './bus/kafka-bus.js';
 import { createCatalogRouter } from './catalog/catalog-routes.js';
 import { loadSchemaCatalog } from './catalog/schema-catalog.js';
+import { startConsole } from './console/console.js';
 import { demoBanner } from './demo/demo-banner.js';
 import { startAllSampleConnectors } from './demo/run-sample-connector.js';
 import type { GatewayConfig } from './foundation/config.js';
@@ -22,11 +23,13 @@ import { migrationsDir, schemasDir } from './foundation/paths.js';
 import { resolveGatewaySecrets, secretFiles } from './foundation/secrets.js';
 import { createHealthRouter } from './health/health-routes.js';
 import { createApp } from './http/app.js';
+import { createDrain } from './http/drain.js';
 import { createHttpServer } from './http/http-server.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
 import { startLookups } from './lookups/lookups.js';
 import { createMetrics } from './metrics/metrics.js';
+import { createOpenApiRouter } from './openapi/openapi-routes.js';
 import { certificateFieldsOf } from './policy/certificate-fields.js';
 import { createPolicyEngine } from './policy/policy-engine.js';
 import { createPolicyRouter } from './policy/policy-routes.js';
@@ -35,9 +38,10 @@ import { createSubjectKeyer } from './protocol/subject-key.js';
 import { bootstrapDemo, bootstrapSampleConnectors } from './registry/demo-bootstrap.js';
 import { createRegistry } from './registry/registry.js';
 import { createRegistryRouter } from './registry/registry-routes.js';
-import { createReviewRouter } from './review/review-routes.js';
+import { createPublishedReviewRouter, createReviewRouter } from './review/review-routes.js';
 import { createReviewService } from './review/review-service.js';
 import { startSigning } from './signing/signing.js';
+import { startStatistics } from './statistics/statistics.js';
 import type { Database } from './storage/database.js';
 import { migrate } from './storage/migrations.js';
 import { openDatabase } from './storage/open-database.js';
@@ -48,6 +52,8 @@ export interface RunningGateway {
   readonly logger: Logger;
   readonly database: Database;
   readonly bus: Bus;
+  /** The Express application (tests walk its routes, e.g. against the OpenAPI document). */
+  readonly app: Express;
   /** Drains in-flight requests (up to the configured grace), then closes bus and database. */
   close(): Promise<void>;
 }
@@ -151,7 +157,16 @@ export async function startGateway(
       audit: audit.log,
       logger: logger.child({ component: 'authentication' }),
     });
-    const authenticate = authenticator.middleware;
+    // Officers signed in to the console are authenticated from their session, everyone else by token.
+    const officerConsole = await startConsole({
+      database,
+      registry,
+      authenticator,
+      audit: audit.log,
+      logger: logger.child({ component: 'console' }),
+    });
+    stack.push({ name: 'console', stop: () => officerConsole.stop() });
+    const authenticate = officerConsole.authenticateWith(authenticator.middleware);
     const policy = await createPolicyEngine({
       dir: config.policiesDir,
       certificateFields: certificateFieldsOf(catalog),
@@ -185,6 +200,14 @@ export async function startGateway(
     });
     stack.push({ name: 'lookups', stop: () => lookups.stop() });
 
+    const statistics = await startStatistics({
+      database,
+      registry,
+      instances: () => lookups.directory.list(),
+      logger: logger.child({ component: 'statistics' }),
+    });
+    stack.push({ name: 'statistics', stop: () => statistics.stop() });
+
     if (config.sampleConnectors && sampleIdentities) {
       const connectors = await startAllSampleConnectors({
         bus,
@@ -196,11 +219,12 @@ export async function startGateway(
       stack.push({ name: 'sample connectors', stop: () => connectors.stop() });
     }
 
-    let draining = false;
+    const reviews = createReviewService(database);
+    const drain = createDrain();
     const app = createApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
-      middleware: [metrics.middleware],
+      middleware: [drain.middleware, metrics.middleware],
       routers: [
         createHealthRouter(
           [
@@ -208,10 +232,14 @@ export async function startGateway(
             { name: 'bus', check: () => bus.check() },
             ...lookups.readiness,
           ],
-          () => draining,
+          () => drain.draining,
         ),
         metrics.router,
+        createOpenApiRouter({ catalog }),
         signing.jwksRouter,
+        officerConsole.router,
+        statistics.publicRouter,
+        createPublishedReviewRouter({ reviews }),
         createCatalogRouter(catalog),
         createRegistryRouter({ registry, authenticate }),
         lookups.connectorsRouter,
@@ -220,8 +248,9 @@ export async function startGateway(
           '/v1/audit',
           authenticate,
           audit.router,
-          createReviewRouter({ reviews: createReviewService(database), audit: audit.log }),
+          createReviewRouter({ reviews, audit: audit.log }),
         ),
+        withAuthentication('/v1/statistics', authenticate, statistics.router),
         lookups.router,
       ],
       // Every 401, 403 and 429 that no capability recorded itself goes into the audit log.
@@ -238,36 +267,15 @@ export async function startGateway(
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
-        draining = true;
-        logger.info('draining in-flight requests');
-        await drainHttp(httpServer, config.shutdownGraceMs, logger);
+        await drain.drain(httpServer, config.shutdownGraceMs, logger);
         await stopAll();
         logger.info('gateway stopped');
       })();
       return closing;
     };
-    return { url, config, logger, database, bus, close };
+    return { url, config, logger, database, bus, app, close };
   } catch (error) {
     await stopAll();
     throw error;
   }
-}
-
-async function drainHttp(server: Server, graceMs: number, logger: Logger): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Keep-alive connections with no request in flight would hold close() open until they time out.
-  server.closeIdleConnections();
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), graceMs);
-  });
-  if ((await Promise.race([closed, timedOut])) === 'timeout') {
-    logger.warn(
-      { graceMs },
-      'requests still running after the shutdown grace period; closing their connections',
-    );
-    server.closeAllConnections();
-    await closed;
-  }
-  clearTimeout(timer);
 }

@@ -60,14 +60,22 @@ export interface ChangeAuditEvent {
 
 /**
  * What data officers do with the audit log itself: a subject report, a review sample drawn, a review
- * finding recorded, a signing key rotated. Logged in the same chain, so oversight is overseen too.
+ * finding recorded, a signing key rotated, a console sign-in or sign-out. Logged in the same chain,
+ * so oversight is overseen too.
  */
 export interface AuditAccessAuditEvent {
   kind: 'audit-access';
   at: string;
   /** `<department>/<system>` of the caller, or `operator` for the command line. */
   actor: string;
-  action: 'subject-report' | 'review-sample-drawn' | 'review-finding-recorded' | 'signing-key-rotated';
+  action:
+    | 'subject-report'
+    | 'review-sample-drawn'
+    | 'review-finding-recorded'
+    | 'review-summary-published'
+    | 'signing-key-rotated'
+    | 'console-sign-in'
+    | 'console-sign-out';
   target?: string;
   /** For a subject report: the identifiers asked about (stored only as keyed hashes, like a lookup's). */
   subject?: Record<string, unknown>;

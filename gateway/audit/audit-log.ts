@@ -65,6 +65,8 @@ export interface AuditLog extends AuditRecorder {
 interface Pending {
   prepared: PreparedEvent;
   state: 'queued' | 'writing' | 'done';
+  /** `performance.now()` when it was recorded (metrics: the oldest pending event's age). */
+  since: number;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -86,8 +88,32 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   let closed = false;
   let draining: Promise<void> | undefined;
   let wake: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** When the oldest event of the batch being written was recorded. */
+  let writingSince: number | undefined;
+  /**
+   * When the chain's newest checkpoint was signed, by this instance or another: learnt at start, from
+   * every batch's head, every checkpoint written here, and the checkpoint timer. Undefined while the
+   * chain has none (the metric then counts from this log's start, so it grows if none is ever made).
+   */
+  const startedAt = Date.now();
+  let lastCheckpointAt: number | undefined;
+  const sawCheckpoint = (at: Date | string | undefined) => {
+    const time = at === undefined ? Number.NaN : new Date(at).getTime();
+    if (Number.isFinite(time) && (lastCheckpointAt === undefined || time > lastCheckpointAt)) {
+      lastCheckpointAt = time;
+    }
+  };
+  if (signer) sawCheckpoint((await readHead(database)).checkpointAt);
   const metrics: AuditMetrics = options.registry
-    ? createAuditMetrics(options.registry, () => queue.length)
+    ? createAuditMetrics(options.registry, {
+        queueLength: () => queue.length,
+        oldestPendingSince: () => {
+          const queued = queue[0]?.since;
+          if (writingSince === undefined) return queued;
+          return queued === undefined ? writingSince : Math.min(writingSince, queued);
+        },
+        ...(signer ? { lastCheckpointAt: () => lastCheckpointAt ?? startedAt } : {}),
+      })
     : noAuditMetrics;
 
   // Batches and checkpoints of this instance run one at a time (other instances wait on the chain lock).
@@ -110,6 +136,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
       if (checkpoint) {
         stats.checkpoints += 1;
         metrics.checkpointed();
+        sawCheckpoint(checkpoint.at);
       }
       return checkpoint;
     });
@@ -117,6 +144,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   const writeBatch = async (batch: Pending[]): Promise<number> => {
     const started = performance.now();
     for (const pending of batch) pending.state = 'writing';
+    writingSince = batch[0]?.since;
     try {
       const head = await exclusive(() =>
         database.transaction(async (tx) => {
@@ -128,6 +156,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
             batch.map((pending) => pending.prepared),
           );
           await insertRows(tx, rows);
+          sawCheckpoint(before.checkpointAt);
           return {
             sequence: rows.at(-1)?.sequence ?? before.sequence,
             checkpointSequence: before.checkpointSequence,
@@ -156,6 +185,8 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
         pending.reject(unavailable);
       }
       return 0;
+    } finally {
+      writingSince = undefined;
     }
   };
 
@@ -204,9 +235,14 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   const timer = signer
     ? setInterval(
         () => {
-          checkpointIfDue(false).catch((error: unknown) =>
-            logger.warn({ err: error }, 'timed audit checkpoint failed'),
-          );
+          checkpointIfDue(false)
+            .then(async (written) => {
+              // None due here: another instance may have signed one since this one last looked.
+              if (!written && Date.now() - (lastCheckpointAt ?? startedAt) >= checkpointIntervalMs) {
+                sawCheckpoint((await readHead(database)).checkpointAt);
+              }
+            })
+            .catch((error: unknown) => logger.warn({ err: error }, 'timed audit checkpoint failed'));
         },
         Math.max(50, checkpointIntervalMs / 2),
       )
@@ -248,6 +284,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
         const pending: Pending = {
           prepared,
           state: 'queued',
+          since: performance.now(),
           resolve: () => {
             clearTimeout(timeout);
             resolve();

@@ -1,4 +1,7 @@
-/** Prometheus metrics of the audit log: what was appended, in what batches, how long a commit took, what failed. */
+/**
+ * Prometheus metrics of the audit log: what was appended, in what batches, how long a commit took, what
+ * failed, how long the oldest event has waited, and how old the chain's last checkpoint is.
+ */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface AuditMetrics {
@@ -8,6 +11,16 @@ export interface AuditMetrics {
   checkpointed(): void;
 }
 
+/** What the gauges read from the log at each scrape. */
+export interface AuditLogState {
+  /** Events waiting for the next batch. */
+  queueLength(): number;
+  /** `performance.now()` when the oldest event not yet committed (queued or being written) was recorded. */
+  oldestPendingSince(): number | undefined;
+  /** When the chain's newest checkpoint was signed (ms since the epoch); absent when the log signs none. */
+  lastCheckpointAt?: () => number;
+}
+
 export const noAuditMetrics: AuditMetrics = {
   appended: () => {},
   committed: () => {},
@@ -15,7 +28,7 @@ export const noAuditMetrics: AuditMetrics = {
   checkpointed: () => {},
 };
 
-export function createAuditMetrics(registry: Registry, queueLength: () => number): AuditMetrics {
+export function createAuditMetrics(registry: Registry, state: AuditLogState): AuditMetrics {
   const events = new Counter({
     name: 'silobridge_audit_events_total',
     help: 'Audit events committed to the hash chain, by kind',
@@ -49,9 +62,29 @@ export function createAuditMetrics(registry: Registry, queueLength: () => number
     help: 'Audit events waiting for the next batch',
     registers: [registry],
     collect() {
-      this.set(queueLength());
+      this.set(state.queueLength());
     },
   });
+  new Gauge({
+    name: 'silobridge_audit_oldest_pending_age_seconds',
+    help: 'How long the oldest audit event not yet committed has waited (0: none waiting)',
+    registers: [registry],
+    collect() {
+      const since = state.oldestPendingSince();
+      this.set(since === undefined ? 0 : Math.max(0, performance.now() - since) / 1000);
+    },
+  });
+  const { lastCheckpointAt } = state;
+  if (lastCheckpointAt) {
+    new Gauge({
+      name: 'silobridge_audit_last_checkpoint_age_seconds',
+      help: "Seconds since the chain's newest signed checkpoint, by any instance (since start if it has none)",
+      registers: [registry],
+      collect() {
+        this.set(Math.max(0, Date.now() - lastCheckpointAt()) / 1000);
+      },
+    });
+  }
   return {
     appended: (kinds) => {
       for (const kind of kinds) events.inc({ kind });

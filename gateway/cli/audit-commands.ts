@@ -6,7 +6,9 @@
  *   export --out file.ndjson   events + checkpoints + public keys, verifiable offline with verify --file
  *   checkpoint                 sign the current chain head now
  *   rotate-signing-key         new gateway signing key; the old one stays published
- * They read the gateway's configuration (DATABASE_URL, SILOBRIDGE_DATA_DIR, secrets) from the environment.
+ *   report --gateway --system --key --subject <type...>   the data-subject report, asked of a
+ *       running gateway as an audit system (subject-report-command.ts)
+ * All but `report` read the gateway's configuration (DATABASE_URL, SILOBRIDGE_DATA_DIR, secrets) from the environment.
  */
 
 import { once } from 'node:events';
@@ -27,10 +29,11 @@ import type { JsonWebKeySet } from '../signing/jws.js';
 import { openSigningKeyRing } from '../signing/signing-keys.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open-database.js';
+import { registerSubjectReportCommand, type SubjectReportDependencies } from './subject-report-command.js';
 
 type CliConfig = Pick<GatewayConfig, 'databaseUrl'> & SecretsConfig;
 
-export interface AuditCommandDependencies {
+export interface AuditCommandDependencies extends Pick<SubjectReportDependencies, 'stdin' | 'fetch'> {
   loadConfig?: () => CliConfig;
   openDatabase?: (config: CliConfig) => Promise<Database>;
   stdout?: NodeJS.WritableStream;
@@ -90,7 +93,8 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
 
   const audit = program
     .command('audit')
-    .description('verify, export and manage the tamper-evident audit log');
+    .description('verify, export and manage the tamper-evident audit log; subject reports');
+  registerSubjectReportCommand(audit, deps);
 
   audit
     .command('verify')

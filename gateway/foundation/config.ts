@@ -45,6 +45,8 @@ export interface GatewayConfig {
   bodyLimitBytes: number;
   /** How long a lookup waits for the provider's connector. */
   lookupTimeoutMs: number;
+  /** Most lookups one instance has waiting on one provider department; more get 503 provider-busy. */
+  maxInFlightPerDepartment: number;
   /** How long request topics keep lookup requests (they hold identifiers in clear). */
   requestTopicRetentionMs: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
@@ -363,6 +365,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     logLevel: reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     bodyLimitBytes: reader.integer('SILOBRIDGE_BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     lookupTimeoutMs: reader.integer('SILOBRIDGE_LOOKUP_TIMEOUT_MS', 5000, 50, 120_000),
+    maxInFlightPerDepartment: reader.integer('SILOBRIDGE_MAX_IN_FLIGHT_PER_DEPARTMENT', 1000, 1, 100_000),
     requestTopicRetentionMs: reader.integer(
       'SILOBRIDGE_REQUEST_TOPIC_RETENTION_MS',
       60 * 60_000,

@@ -21,3 +21,5 @@ export const schemasDir = path.join(projectRoot, 'schemas');
 export const policiesDir = path.join(projectRoot, 'policies');
 export const migrationsDir = path.join(projectRoot, 'gateway', 'storage', 'migrations');
 export const sampleSeedDir = path.join(projectRoot, 'connectors', 'samples', 'seed');
+/** The console's pages, scripts and styles (served as they are: no build step). */
+export const consoleAssetsDir = path.join(projectRoot, 'gateway', 'console', 'assets');

@@ -144,6 +144,17 @@ export class ConnectorDirectory {
     return live;
   }
 
+  /** How many instances of each department are live now, for any certificate type (metrics). */
+  liveCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const state of this.instances.values()) {
+      if (!this.isLive(state)) continue;
+      const { department } = state.heartbeat;
+      counts.set(department, (counts.get(department) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** Every instance heard from in the last FORGET_AFTER_MS, with its state, for operators. */
   list(): AnnouncedInstance[] {
     for (const [key, state] of this.instances) {

@@ -118,6 +118,19 @@ export interface LiveConnectors {
   liveInstances(department: string, certificateType: string): string[];
 }
 
+/** One answered lookup, for the metrics: raw values, which the metrics bound to known labels. */
+export interface LookupObservation {
+  requesterDepartment: string;
+  /** The certificate type's provider in the catalog; undefined when the type is not in it. */
+  providerDepartment: string | undefined;
+  certificateType: string | undefined;
+  outcome: LookupOutcome;
+  /** The audit event's `reason` (for a denial, the policy's). */
+  reason: string | undefined;
+  /** Until the audit event was recorded, as its `latencyMs`. */
+  seconds: number;
+}
+
 export interface LookupServiceDependencies {
   catalog: LookupCatalog;
   /** Only to dead-letter replies that cannot be used. */
@@ -132,10 +145,15 @@ export interface LookupServiceDependencies {
   audit: AuditRecorder;
   logger: Logger;
   timeoutMs: number;
+  /**
+   * Most lookups waiting on one provider department at once (on this instance); more are refused at
+   * once with 503 `provider-busy`, so a slow department cannot pile up work that starves the others.
+   */
+  maxInFlightPerProvider?: number;
   /** The Kafka record key of a subject (partitioning without the identifier in clear). */
   subjectKey: SubjectKeyer;
-  /** Observes each lookup's outcome and latency (metrics). */
-  observe?: (certificateType: string, outcome: LookupOutcome, seconds: number) => void;
+  /** Observes each lookup once it answered, whether or not its audit event committed (metrics). */
+  observe?: (lookup: LookupObservation) => void;
 }
 
 function outcomeOf(error: unknown): LookupOutcome {
@@ -158,6 +176,8 @@ export class LookupService {
   constructor(private readonly deps: LookupServiceDependencies) {}
 
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Lookups waiting for a provider's reply, per provider department. */
+  private readonly waitingOn = new Map<string, number>();
 
   /** Performs one lookup; throws a GatewayError (already audited) when it cannot be answered. */
   lookup(body: unknown, requester: Requester): Promise<LookupResult> {
@@ -179,8 +199,14 @@ export class LookupService {
     let request: LookupRequest | undefined;
     let provider: string | undefined;
     let policyId: string | undefined;
+    // What the last audit event said, for the metrics (the answer's, even if that event failed).
+    let lastOutcome: LookupOutcome = 'failed';
+    let lastReason: string | undefined;
+    let latency = 0;
     const audit = async (outcome: LookupOutcome, status: number, extra: Partial<LookupAuditEvent>) => {
-      const latency = performance.now() - started;
+      lastOutcome = outcome;
+      lastReason = extra.reason;
+      latency = performance.now() - started;
       await this.deps.audit.record({
         kind: 'lookup',
         lookupId,
@@ -196,12 +222,6 @@ export class LookupService {
         ...(policyId ? { policyId } : {}),
         ...extra,
       });
-      // Only catalog types become metric labels: callers choose what they send.
-      this.deps.observe?.(
-        provider ? (request?.certificateType ?? 'unknown') : 'unknown',
-        outcome,
-        latency / 1000,
-      );
     };
 
     try {
@@ -249,6 +269,16 @@ export class LookupService {
       // Recorded here as a lookup event; the refusal middleware must not record it a second time.
       markAudited(error);
       throw error;
+    } finally {
+      // Raw values: the metrics map anything outside the registry and the catalog to a fixed label.
+      this.deps.observe?.({
+        requesterDepartment: requester.department,
+        providerDepartment: provider,
+        certificateType: request?.certificateType,
+        outcome: lastOutcome,
+        reason: lastReason,
+        seconds: latency / 1000,
+      });
     }
   }
 
@@ -304,12 +334,41 @@ export class LookupService {
         { provider },
       );
     }
+    const waiting = this.waitingOn.get(provider) ?? 0;
+    const limit = this.deps.maxInFlightPerProvider ?? Number.POSITIVE_INFINITY;
+    if (waiting >= limit) {
+      const error = new ServiceUnavailableError(
+        `Department '${provider}' already has ${waiting} lookups waiting for its answer, the most this gateway sends it at once; try again shortly.`,
+        'provider-busy',
+        { provider, reason: 'provider-busy' },
+      );
+      error.headers['Retry-After'] = '1';
+      throw error;
+    }
+    this.waitingOn.set(provider, waiting + 1);
+    try {
+      return await this.askProvider(lookupId, request, provider, requester, fields, served.schemaVersion);
+    } finally {
+      const left = (this.waitingOn.get(provider) ?? 1) - 1;
+      if (left > 0) this.waitingOn.set(provider, left);
+      else this.waitingOn.delete(provider);
+    }
+  }
+
+  private async askProvider(
+    lookupId: string,
+    request: LookupRequest,
+    provider: string,
+    requester: Requester,
+    fields: string[] | undefined,
+    schemaVersion: number,
+  ): Promise<ProviderRecord> {
     const deadline = Date.now() + this.deps.timeoutMs;
     const envelope: LookupRequestEnvelope = {
       version: 1,
       lookupId,
       certificateType: request.certificateType,
-      schemaVersion: served.schemaVersion,
+      schemaVersion,
       subject: request.subject,
       ...(fields ? { fields } : {}),
       purpose: request.purpose,

@@ -4,13 +4,14 @@
  * readiness checks they add.
  */
 import type { RequestHandler, Router } from 'express';
-import { Counter, Histogram, type Registry as MetricsRegistry } from 'prom-client';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import type { LookupPolicy } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
 import type { SchemaCatalog } from '../catalog/schema-catalog.js';
 import type { GatewayConfig } from '../foundation/config.js';
 import type { Logger } from '../foundation/logger.js';
 import type { ReadinessCheck } from '../health/health-routes.js';
+import { DENIAL_REASONS } from '../policy/policy-decision.js';
 import type { Bus } from '../protocol/bus.js';
 import type { SubjectKeyer } from '../protocol/subject-key.js';
 import { ensureSharedTopics, topicNames } from '../protocol/topics.js';
@@ -18,16 +19,23 @@ import { createConnectorRegistrationRouter } from '../registry/connector-registr
 import { createConnectorRegistrations } from '../registry/connector-registrations.js';
 import type { Registry } from '../registry/registry.js';
 import { ConnectorDirectory } from './connector-directory.js';
+import { createLookupMetrics } from './lookup-metrics.js';
 import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
 import { createProviderSignatures } from './provider-signatures.js';
 import { ReplyRouter } from './reply-router.js';
 
-/** How often a gateway looks for registrations whose request topic it has not made yet. */
+/**
+ * How often a gateway looks for registrations whose request topic it has not made yet, and re-reads
+ * the registered departments its metrics may name.
+ */
 const REQUEST_TOPIC_RECONCILE_MS = 30_000;
 
 export interface LookupsOptions {
-  config: Pick<GatewayConfig, 'topicPrefix' | 'instanceId' | 'lookupTimeoutMs' | 'requestTopicRetentionMs'>;
+  config: Pick<
+    GatewayConfig,
+    'topicPrefix' | 'instanceId' | 'lookupTimeoutMs' | 'maxInFlightPerDepartment' | 'requestTopicRetentionMs'
+  >;
   bus: Bus;
   catalog: SchemaCatalog;
   logger: Logger;
@@ -55,7 +63,11 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
   const { config, bus, catalog, registry, metricsRegistry } = options;
   const logger = options.logger.child({ component: 'lookups' });
   const topics = topicNames(config.topicPrefix);
-  const registered = (await registry.listRegistrations()).map((registration) => registration.department);
+  const [registrations, knownDepartments] = await Promise.all([
+    registry.listRegistrations(),
+    registry.listDepartments(),
+  ]);
+  const registered = registrations.map((registration) => registration.department);
   await ensureSharedTopics(bus, topics, registered, config.requestTopicRetentionMs);
   const withTopics = new Set(registered);
   const ensureRequestTopics = async (departments: string[]) => {
@@ -64,16 +76,6 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     await ensureSharedTopics(bus, topics, missing, config.requestTopicRetentionMs);
     for (const department of missing) withTopics.add(department);
   };
-  // A registration made elsewhere (another instance, the CLI without Kafka) gets its topic here too.
-  const topicReconciler = setInterval(() => {
-    registry
-      .listRegistrations()
-      .then((all) => ensureRequestTopics(all.map((registration) => registration.department)))
-      .catch((error: unknown) =>
-        logger.warn({ err: error }, 'request topics of new registrations not created yet; retrying'),
-      );
-  }, REQUEST_TOPIC_RECONCILE_MS);
-  topicReconciler.unref();
   const signatures = createProviderSignatures(registry);
 
   const groupBase = topics.gatewayGroups(config.instanceId);
@@ -91,24 +93,34 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
   );
   await Promise.all([replies.start(), directory.start()]);
 
-  const duration = new Histogram({
-    name: 'silobridge_lookup_duration_seconds',
-    help: 'Lookups answered, by certificate type and outcome',
-    labelNames: ['certificate_type', 'outcome'] as const,
-    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [metricsRegistry],
+  const metrics = createLookupMetrics({
+    registry: metricsRegistry,
+    catalog,
+    denialReasons: DENIAL_REASONS,
+    liveConnectors: () => directory.liveCounts(),
+    replyStats: () => replies.stats,
   });
-  new Counter({
-    name: 'silobridge_lookup_replies_dropped_total',
-    help: 'Replies dropped: late (after the lookup timed out) or with an unknown correlation id',
-    labelNames: ['reason'] as const,
-    registers: [metricsRegistry],
-    collect() {
-      this.reset();
-      this.inc({ reason: 'late' }, replies.stats.lateReplies);
-      this.inc({ reason: 'unknown-correlation-id' }, replies.stats.unknownReplies);
-    },
-  });
+  metrics.setDepartments(
+    knownDepartments.map((department) => department.code),
+    registered,
+  );
+  // A registration made elsewhere (another instance, the CLI without Kafka) gets its topic here too,
+  // and a department registered since is named in the metrics (until then it counts as `other`).
+  const reconcile = async () => {
+    const [all, known] = await Promise.all([registry.listRegistrations(), registry.listDepartments()]);
+    const withConnector = all.map((registration) => registration.department);
+    metrics.setDepartments(
+      known.map((department) => department.code),
+      withConnector,
+    );
+    await ensureRequestTopics(withConnector);
+  };
+  const topicReconciler = setInterval(() => {
+    reconcile().catch((error: unknown) =>
+      logger.warn({ err: error }, 'request topics of new registrations not created yet; retrying'),
+    );
+  }, REQUEST_TOPIC_RECONCILE_MS);
+  topicReconciler.unref();
 
   const service = new LookupService({
     catalog,
@@ -122,9 +134,9 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
     audit: options.audit,
     logger,
     timeoutMs: config.lookupTimeoutMs,
+    maxInFlightPerProvider: config.maxInFlightPerDepartment,
     subjectKey: options.subjectKey,
-    observe: (certificateType, outcome, seconds) =>
-      duration.observe({ certificate_type: certificateType, outcome }, seconds),
+    observe: (lookup) => metrics.observe(lookup),
   });
 
   return {

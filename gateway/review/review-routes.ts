@@ -5,7 +5,11 @@
  *   GET  /v1/audit/reviews/samples/{id}             one sample, its events and their latest findings
  *   POST /v1/audit/reviews/samples/{id}/findings    record a finding {sequence, finding, reviewer, note?}
  *   GET  /v1/audit/reviews/samples/{id}/summary     the publishable summary
- * Drawing a sample and recording a finding are themselves audit events.
+ *   POST /v1/audit/reviews/samples/{id}/publication publish it (frozen, without reviewers' names and notes)
+ * and, for anyone (createPublishedReviewRouter):
+ *   GET  /v1/public/reviews                         the published summaries, newest first
+ *   GET  /v1/public/reviews/{id}                    one sample's latest published summary
+ * Drawing a sample, recording a finding and publishing are themselves audit events.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router } from 'express';
@@ -143,5 +147,63 @@ export function createReviewRouter(options: { reviews: ReviewService; audit: Aud
     res.json(await reviews.summary(sampleId(req.params.id)));
   });
 
+  router.post('/v1/audit/reviews/samples/:id/publication', async (req, res) => {
+    const id = sampleId(req.params.id);
+    const reader = new InputReader(bodyObject(req.body ?? {}));
+    reader.rejectUnknown();
+    reader.done('The publication request');
+    await reviews.findSample(id); // 404 before anything is recorded
+    const actor = callerOf(res).systemId;
+    await audit.record({
+      kind: 'audit-access',
+      at: new Date().toISOString(),
+      actor,
+      action: 'review-summary-published',
+      target: id,
+    });
+    const publication = await reviews.publish(id, actor);
+    res
+      .status(201)
+      .location(publicationPath(id))
+      .json({
+        id,
+        publishedAt: publication.publishedAt,
+        publishedBy: publication.publishedBy,
+        url: publicationPath(id),
+      });
+  });
+
+  return router;
+}
+
+const publicationPath = (id: string) => `/v1/public/reviews/${id}`;
+
+/** Published review summaries, for anyone: no authentication, nothing but what was published. */
+export function createPublishedReviewRouter(options: { reviews: ReviewService }): Router {
+  const { reviews } = options;
+  const router = Router();
+  router.get('/v1/public/reviews', async (_req, res) => {
+    const published = await reviews.listPublished();
+    res.json({
+      reviews: published.map(({ sampleId, publishedAt, summary }) => {
+        const { sample, reviewed, pending, findings, complete } = summary as Record<string, unknown>;
+        const { population } = sample as { population: { from: string; to: string } };
+        return {
+          id: sampleId,
+          url: publicationPath(sampleId),
+          publishedAt,
+          period: { from: population.from, to: population.to },
+          reviewed,
+          pending,
+          complete,
+          findings,
+        };
+      }),
+    });
+  });
+  router.get('/v1/public/reviews/:id', async (req, res) => {
+    const { sampleId: id, publishedAt, summary } = await reviews.findPublished(sampleId(req.params.id));
+    res.json({ id, publishedAt, ...summary });
+  });
   return router;
 }

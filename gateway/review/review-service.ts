@@ -5,10 +5,25 @@
  */
 import { bindDatabase, type WithoutDatabase } from '../storage/bind-database.js';
 import type { Database } from '../storage/database.js';
-import { checkFinding, drawReviewSample, findSample, insertFinding, listSamples } from './review-store.js';
-import { reviewSummary } from './review-summary.js';
+import {
+  checkFinding,
+  drawReviewSample,
+  findPublication,
+  findSample,
+  insertFinding,
+  insertPublication,
+  listPublications,
+  listSamples,
+  type ReviewPublication,
+} from './review-store.js';
+import { publicReviewSummary, reviewSummary } from './review-summary.js';
 
-export { FINDINGS, type FindingInput, type SampleRequest } from './review-store.js';
+export {
+  FINDINGS,
+  type FindingInput,
+  type ReviewPublication,
+  type SampleRequest,
+} from './review-store.js';
 
 export interface ReviewService {
   drawSample: WithoutDatabase<typeof drawReviewSample>;
@@ -18,6 +33,10 @@ export interface ReviewService {
   checkFinding: WithoutDatabase<typeof checkFinding>;
   addFinding: WithoutDatabase<typeof insertFinding>;
   summary: WithoutDatabase<typeof reviewSummary>;
+  /** Freezes the sample's summary as it is now, without reviewers' names and notes, for the public. */
+  publish(sampleId: string, publishedBy: string): Promise<ReviewPublication>;
+  listPublished: WithoutDatabase<typeof listPublications>;
+  findPublished: WithoutDatabase<typeof findPublication>;
 }
 
 export function createReviewService(database: Database): ReviewService {
@@ -28,5 +47,11 @@ export function createReviewService(database: Database): ReviewService {
     checkFinding: bindDatabase(database, checkFinding),
     addFinding: bindDatabase(database, insertFinding),
     summary: bindDatabase(database, reviewSummary),
+    publish: (sampleId, publishedBy) =>
+      database.transaction(async (tx) =>
+        insertPublication(tx, sampleId, publishedBy, publicReviewSummary(await reviewSummary(tx, sampleId))),
+      ),
+    listPublished: bindDatabase(database, listPublications),
+    findPublished: bindDatabase(database, findPublication),
   };
 }

@@ -299,3 +299,62 @@ export async function insertFinding(
     recordedAt: new Date(rows[0]?.recorded_at ?? Date.now()).toISOString(),
   };
 }
+
+export interface ReviewPublication {
+  sampleId: string;
+  publishedAt: string;
+  publishedBy: string;
+  summary: Record<string, unknown>;
+}
+
+interface PublicationRow {
+  sample_id: string;
+  published_at: Date | string;
+  published_by: string;
+  summary: Record<string, unknown>;
+}
+
+const toPublication = (row: PublicationRow): ReviewPublication => ({
+  sampleId: row.sample_id,
+  publishedAt: new Date(row.published_at).toISOString(),
+  publishedBy: row.published_by,
+  summary: row.summary,
+});
+
+export async function insertPublication(
+  db: Queryable,
+  sampleId: string,
+  publishedBy: string,
+  summary: Record<string, unknown>,
+): Promise<ReviewPublication> {
+  const { rows } = await db.query<PublicationRow>(
+    `INSERT INTO audit_review_publications (sample_id, published_by, summary) VALUES ($1, $2, $3::jsonb)
+     RETURNING sample_id, published_at, published_by, summary`,
+    [sampleId, publishedBy, JSON.stringify(summary)],
+  );
+  return toPublication(rows[0] as PublicationRow);
+}
+
+/** The latest publication of each published sample, newest first. */
+export async function listPublications(db: Queryable): Promise<ReviewPublication[]> {
+  const { rows } = await db.query<PublicationRow>(
+    `SELECT * FROM (
+       SELECT DISTINCT ON (sample_id) sample_id, published_at, published_by, summary
+         FROM audit_review_publications ORDER BY sample_id, id DESC
+     ) AS latest ORDER BY published_at DESC LIMIT 500`,
+  );
+  return rows.map(toPublication);
+}
+
+export async function findPublication(db: Queryable, sampleId: string): Promise<ReviewPublication> {
+  const { rows } = await db.query<PublicationRow>(
+    `SELECT sample_id, published_at, published_by, summary FROM audit_review_publications
+      WHERE sample_id = $1 ORDER BY id DESC LIMIT 1`,
+    [sampleId],
+  );
+  const row = rows[0];
+  if (!row) {
+    throw new NotFoundError(`No summary of review sample ${sampleId} was published.`, 'review-not-published');
+  }
+  return toPublication(row);
+}

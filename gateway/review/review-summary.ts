@@ -60,3 +60,20 @@ export async function reviewSummary(db: Queryable, sampleId: string) {
     nonCompliant,
   };
 }
+
+export type ReviewSummary = Awaited<ReturnType<typeof reviewSummary>>;
+
+/**
+ * What the public may read of a review: the summary without the people. Reviewers' names and their
+ * notes (free text that may quote a case) stay with the officers; departments, systems, matters,
+ * counts and the draw (enough for anyone to redraw the sample) are published.
+ */
+export function publicReviewSummary(summary: ReviewSummary) {
+  const { reviewers: _reviewers, ...sample } = summary.sample;
+  return {
+    ...summary,
+    sample,
+    complete: summary.pending === 0,
+    nonCompliant: summary.nonCompliant.map(({ note: _note, reviewer: _reviewer, ...access }) => access),
+  };
+}

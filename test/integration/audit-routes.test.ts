@@ -394,13 +394,54 @@ describe('the data officers’ audit API', () => {
     ).toBe(6);
     expect(JSON.stringify(summary.body)).not.toMatch(/officer-|case-|11010519/);
 
+    // Publishing freezes the summary for anyone to read, without the reviewers' names and notes.
+    const unpublished = await call('GET', `/v1/public/reviews/${id}`, undefined, '');
+    expect(unpublished.status).toBe(404);
+    expect(unpublished.body.type).toMatch(/review-not-published$/);
+    const published = await call('POST', `/v1/audit/reviews/samples/${id}/publication`, {});
+    expect(published.status).toBe(201);
+    expect(published.body).toMatchObject({
+      id,
+      publishedBy: 'audit-office/console',
+      url: `/v1/public/reviews/${id}`,
+    });
+    expect((await call('POST', `/v1/audit/reviews/samples/${id}/publication`, {}, '')).status).toBe(401);
+    const publicSummary = await call('GET', `/v1/public/reviews/${id}`, undefined, '');
+    expect(publicSummary.status).toBe(200);
+    expect(publicSummary.body).toMatchObject({
+      id,
+      reviewed: 2,
+      pending: 4,
+      complete: false,
+      findings: { compliant: 1, 'non-compliant': 1, inconclusive: 0 },
+      nonCompliant: [{ sequence: b?.sequence, matter: expect.any(String) }],
+    });
+    expect(JSON.stringify(publicSummary.body)).not.toMatch(/auditor-|no open case|officer-|case-|11010519/);
+    // A finding recorded after publication changes nothing published until it is published again.
+    await call('POST', `/v1/audit/reviews/samples/${id}/findings`, {
+      sequence: a?.sequence,
+      finding: 'inconclusive',
+      reviewer: a?.reviewer,
+    });
+    expect((await call('GET', `/v1/public/reviews/${id}`, undefined, '')).body.findings.compliant).toBe(1);
+    const listed = await call('GET', '/v1/public/reviews', undefined, '');
+    expect(listed.body.reviews).toContainEqual(
+      expect.objectContaining({ id, url: `/v1/public/reviews/${id}`, reviewed: 2, complete: false }),
+    );
+    const missing = await call(
+      'POST',
+      '/v1/audit/reviews/samples/00000000-0000-4000-8000-000000000000/publication',
+      {},
+    );
+    expect(missing.status).toBe(404);
+
     const sample = await call('GET', `/v1/audit/reviews/samples/${id}`);
     expect(
       sample.body.items.find((item: { sequence: number }) => item.sequence === b?.sequence).finding,
     ).toMatchObject({ finding: 'non-compliant' });
     const actions = await call('GET', '/v1/audit/events?kind=audit-access&limit=500');
     expect(actions.body.events.map((row: { event: { action: string } }) => row.event.action)).toEqual(
-      expect.arrayContaining(['review-sample-drawn', 'review-finding-recorded']),
+      expect.arrayContaining(['review-sample-drawn', 'review-finding-recorded', 'review-summary-published']),
     );
   });
 

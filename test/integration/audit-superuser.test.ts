@@ -45,6 +45,9 @@ const REFUSED: Array<[table: string, statement: string, error: RegExp]> = [
   ['audit_review_findings', "UPDATE audit_review_findings SET finding = 'compliant'", APPEND_ONLY],
   ['audit_review_findings', 'DELETE FROM audit_review_findings', APPEND_ONLY],
   ['audit_review_findings', 'TRUNCATE audit_review_findings', APPEND_ONLY],
+  ['audit_review_publications', "UPDATE audit_review_publications SET summary = '{}'", APPEND_ONLY],
+  ['audit_review_publications', 'DELETE FROM audit_review_publications', APPEND_ONLY],
+  ['audit_review_publications', 'TRUNCATE audit_review_publications', APPEND_ONLY],
   ['system_keys', 'UPDATE system_keys SET retired_at = NULL, retired_by = NULL', KEY_RETIRE_ONCE],
   ['system_keys', `UPDATE system_keys SET public_jwk = '{"kty":"EC"}'`, KEY_RETIRE_ONCE],
   ['system_keys', 'DELETE FROM system_keys', KEY_NEVER_DELETED],
@@ -99,6 +102,11 @@ async function seed(database: Database) {
   await database.query(
     `INSERT INTO audit_review_findings (sample_id, sequence, finding, reviewer, recorded_by)
      VALUES ($1, 3, 'non-compliant', 'auditor-li', 'data-office/audit')`,
+    [SAMPLE_ID],
+  );
+  await database.query(
+    `INSERT INTO audit_review_publications (sample_id, published_by, summary)
+     VALUES ($1, 'data-office/audit', '{"reviewed": 1}')`,
     [SAMPLE_ID],
   );
   await database.query(

@@ -7,7 +7,7 @@ import type { Router } from 'express';
 import { type Audit, type AuditConfig, startAudit } from '../../gateway/audit/audit.js';
 import { createLogger } from '../../gateway/foundation/logger.js';
 import { resolveGatewaySecrets } from '../../gateway/foundation/secrets.js';
-import { createReviewRouter } from '../../gateway/review/review-routes.js';
+import { createPublishedReviewRouter, createReviewRouter } from '../../gateway/review/review-routes.js';
 import { createReviewService } from '../../gateway/review/review-service.js';
 import { type Signing, startSigning } from '../../gateway/signing/signing.js';
 import type { Database } from '../../gateway/storage/database.js';
@@ -15,7 +15,7 @@ import type { Database } from '../../gateway/storage/database.js';
 export interface AuditHarness {
   audit: Audit;
   signing: Signing;
-  /** JWKS, audit routes and review routes, to mount after a test's caller middleware. */
+  /** JWKS, audit routes and review routes (and published reviews), to mount after a test's caller middleware. */
   routers: Router[];
   stop(): Promise<void>;
 }
@@ -34,11 +34,16 @@ export async function startAuditHarness(
     signer: signing.keys,
     logger: createLogger('silent'),
   });
-  const reviews = createReviewRouter({ reviews: createReviewService(database), audit: audit.log });
+  const reviews = createReviewService(database);
   return {
     audit,
     signing,
-    routers: [signing.jwksRouter, audit.router, reviews],
+    routers: [
+      signing.jwksRouter,
+      audit.router,
+      createReviewRouter({ reviews, audit: audit.log }),
+      createPublishedReviewRouter({ reviews }),
+    ],
     async stop() {
       try {
         await audit.stop();
