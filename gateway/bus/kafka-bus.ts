@@ -107,7 +107,9 @@ export function createKafkaClient(options: KafkaClientOptions): Kafka {
     ...(sasl && { sasl: { ...sasl } as SASLOptions }),
     logLevel: CLIENT_LOG_LEVELS[options.clientLogLevel ?? 'warn'],
     logCreator: busLogCreator(options.logger),
-    retry: { initialRetryTime: 100, retries: 5 },
+    // maxRetryTime also caps how long a crashed consumer waits before it restarts (kafkajs takes
+    // its last backoff): after a broker outage, consumers rejoin within 2 s of its return.
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2000 },
   });
 }
 

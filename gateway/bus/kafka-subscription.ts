@@ -18,6 +18,12 @@ const MAX_WAIT_MS = 100;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** Also how soon a member notices a rebalance, so joins and leaves settle in about a second. */
 const HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * How long the group coordinator waits for a member that vanished without leaving (a killed process,
+ * a broker restart) before it rebalances without it: until then, the partitions it held are not
+ * consumed. 6 s is the broker's lowest allowed (group.min.session.timeout.ms), six heartbeats.
+ */
+const SESSION_TIMEOUT_MS = 6_000;
 const SUBSCRIBE_ATTEMPTS = 8;
 
 /** One subscribe() call: a kafkajs consumer, replaced by a fresh one if kafkajs gives up on it. */
@@ -54,7 +60,7 @@ export class KafkaSubscription implements Subscription {
     const { groupId, topics, fromBeginning = false, concurrency } = this.options;
     const consumer = this.kafka.consumer({
       groupId,
-      sessionTimeout: 10_000,
+      sessionTimeout: SESSION_TIMEOUT_MS,
       heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       maxWaitTimeInMs: MAX_WAIT_MS,
       allowAutoTopicCreation: false,

@@ -3,6 +3,13 @@
  * one: kafkajs has no assign()) and matches replies to waiting lookups by the `kafka_correlationId`
  * header. A reply that arrives after its deadline is dropped and counted; one with an unknown
  * correlation id (another instance's, or forged) is ignored and counted.
+ *
+ * A lookup answers by its deadline whatever the bus does: the wait for the reply starts with the
+ * publish, not after it, so a publish still retrying against a stopped broker cannot hold the answer
+ * (or leave a rejection nobody awaits). Once the bus is known down (a publish failed, or was still
+ * not done when its lookup's deadline passed) lookups are refused at once with 503 `bus-unavailable`
+ * instead of each waiting out its deadline; one lookup a second still goes out as a probe, and the
+ * first publish that succeeds (or reply that arrives) puts the bus back in service.
  */
 
 import { GatewayTimeoutError, ServiceUnavailableError } from '../foundation/errors.js';
@@ -32,12 +39,23 @@ export interface SendRequest {
 
 /** How long a timed-out correlation id is remembered, so its late reply counts as late, not unknown. */
 const LATE_MEMORY_MS = 5 * 60_000;
+/** While the bus is down, one lookup this often is sent anyway, to notice that it is back. */
+export const BUS_PROBE_INTERVAL_MS = 1000;
+
+interface BusOutage {
+  since: number;
+  reason: string;
+}
 
 export class ReplyRouter {
   private readonly pending = new Map<string, Pending>();
   private readonly timedOut = new Map<string, number>();
   private subscription: Subscription | undefined;
   private fetching = false;
+  private outage: BusOutage | undefined;
+  /** The correlation id of the lookup probing a bus that is down, while its publish is out. */
+  private probe: string | undefined;
+  private lastProbeAt = 0;
   readonly stats: ReplyRouterStats = { lateReplies: 0, unknownReplies: 0 };
 
   constructor(
@@ -69,39 +87,102 @@ export class ReplyRouter {
     if (!this.fetching) throw new Error('the reply consumer is joining its group');
   }
 
-  /** Publishes the request and resolves with the reply, or rejects with 504 at the deadline. */
-  async request(request: SendRequest): Promise<IncomingMessage> {
+  /** The bus outage lookups are being refused for, if any. */
+  get busOutage(): Readonly<BusOutage> | undefined {
+    return this.outage;
+  }
+
+  /**
+   * Publishes the request and resolves with the reply; rejects with 504 at the deadline, or with 503
+   * `bus-unavailable` as soon as the publish fails or while the bus is known down.
+   */
+  request(request: SendRequest): Promise<IncomingMessage> {
+    const { correlationId } = request;
     const waitMs = request.deadline - Date.now();
-    if (waitMs <= 0) throw new GatewayTimeoutError('The lookup deadline passed before the request was sent.');
+    if (waitMs <= 0) {
+      return Promise.reject(
+        new GatewayTimeoutError('The lookup deadline passed before the request was sent.'),
+      );
+    }
+    if (this.outage && !this.mayProbe(correlationId)) {
+      return Promise.reject(
+        new ServiceUnavailableError(
+          `The bus has been unavailable since ${new Date(this.outage.since).toISOString()} ` +
+            `(${this.outage.reason}); lookups are refused until it is back.`,
+          'bus-unavailable',
+        ),
+      );
+    }
+    let published = false;
     const reply = new Promise<IncomingMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(request.correlationId);
-        this.rememberTimedOut(request.correlationId);
+        this.pending.delete(correlationId);
+        this.rememberTimedOut(correlationId);
+        if (!published) {
+          this.busDown(`a lookup request was not delivered to the bus within its ${waitMs} ms deadline`);
+          if (this.probe === correlationId) this.probe = undefined;
+        }
         reject(new GatewayTimeoutError(`The provider's connector did not answer within ${waitMs} ms.`));
       }, waitMs);
-      this.pending.set(request.correlationId, { resolve, reject, timer });
+      this.pending.set(correlationId, { resolve, reject, timer });
     });
-    try {
-      await this.bus.publish(request.topic, [
+    // Not awaited: the reply's deadline runs from now, whatever the publish does meanwhile.
+    this.bus
+      .publish(request.topic, [
         {
           key: request.key,
           value: request.value,
           headers: {
             ...request.headers,
-            [CORRELATION_HEADER]: request.correlationId,
+            [CORRELATION_HEADER]: correlationId,
             [REPLY_TOPIC_HEADER]: this.replyTopic,
           },
         },
-      ]);
-    } catch (error) {
-      this.settle(request.correlationId)?.reject(
-        new ServiceUnavailableError(
-          `The lookup could not be sent to the provider: ${(error as Error).message}`,
-          'bus-unavailable',
-        ),
-      );
-    }
+      ])
+      .then(
+        () => {
+          published = true;
+          this.busUp();
+        },
+        (error: Error) => {
+          this.busDown(error.message);
+          this.settle(correlationId)?.reject(
+            new ServiceUnavailableError(
+              `The lookup could not be sent to the provider: ${error.message}`,
+              'bus-unavailable',
+            ),
+          );
+        },
+      )
+      .finally(() => {
+        if (this.probe === correlationId) this.probe = undefined;
+      });
     return reply;
+  }
+
+  /** While the bus is down: whether this lookup goes out anyway, as the probe that notices it is back. */
+  private mayProbe(correlationId: string): boolean {
+    const now = Date.now();
+    if (this.probe !== undefined || now - this.lastProbeAt < BUS_PROBE_INTERVAL_MS) return false;
+    this.probe = correlationId;
+    this.lastProbeAt = now;
+    return true;
+  }
+
+  private busDown(reason: string): void {
+    if (this.outage) return;
+    this.outage = { since: Date.now(), reason };
+    this.lastProbeAt = Date.now();
+    this.logger.warn({ reason }, 'the bus is down: lookups are refused (503) until a probe gets through');
+  }
+
+  private busUp(): void {
+    if (!this.outage) return;
+    this.logger.info(
+      { downForMs: Date.now() - this.outage.since },
+      'the bus is back: lookups are sent again',
+    );
+    this.outage = undefined;
   }
 
   async stop(): Promise<void> {
@@ -114,6 +195,7 @@ export class ReplyRouter {
   private async onReply(message: IncomingMessage): Promise<void> {
     const correlationId = message.headers[CORRELATION_HEADER];
     const waiting = correlationId === undefined ? undefined : this.settle(correlationId);
+    this.busUp();
     if (waiting) {
       waiting.resolve(message);
       return;

@@ -34,6 +34,10 @@ export interface KafkaBroker {
   logFile: string;
   /** Set when started with `sasl`: what a kafkajs client passes as its `sasl` option. */
   sasl?: { mechanism: 'scram-sha-256'; username: string; password: string };
+  /** Fault drills: kills the broker process (SIGKILL), keeping its data; clients get refused connections. */
+  kill(): Promise<void>;
+  /** Starts the killed broker again on the same port and data, and resolves once it is ready. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -182,20 +186,23 @@ async function startOnce(
   log(
     `Starting Kafka ${version} on ${HOST}:${port}${sasl ? ` (SASL/SCRAM-SHA-256${sasl.authorizer ? ', ACLs enforced' : ''})` : ''} (log: ${logFile})...`,
   );
-  const logFd = openSync(logFile, 'a');
-  const child = spawn(java, [...JVM_OPTIONS, ...classpath, 'kafka.Kafka', propertiesFile], {
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', (error) => {
-      void appendFile(logFile, `Could not run ${java}: ${error.message}\n`).finally(() =>
-        resolve({ code: null, signal: null }),
-      );
+  const launch = () => {
+    const logFd = openSync(logFile, 'a');
+    const child = spawn(java, [...JVM_OPTIONS, ...classpath, 'kafka.Kafka', propertiesFile], {
+      stdio: ['ignore', logFd, logFd],
     });
-  });
-  const watchdog = startWatchdog(child, dir);
+    closeSync(logFd);
+    const exited = new Promise<Exit>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (error) => {
+        void appendFile(logFile, `Could not run ${java}: ${error.message}\n`).finally(() =>
+          resolve({ code: null, signal: null }),
+        );
+      });
+    });
+    return { child, exited, watchdog: startWatchdog(child, dir) };
+  };
+  let { child, exited, watchdog } = launch();
   const brokers = [`${HOST}:${port}`];
   const clientSasl = sasl && {
     mechanism: 'scram-sha-256' as const,
@@ -227,7 +234,18 @@ async function startOnce(
     throw error;
   }
   const stop = () => shutdown('nothing');
-  return clientSasl ? { brokers, logFile, sasl: clientSasl, stop } : { brokers, logFile, stop };
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    watchdog.kill('SIGKILL');
+  };
+  const restart = async () => {
+    await kill();
+    ({ child, exited, watchdog } = launch());
+    await waitUntilReady(brokers, clientSasl, exited, logFile, version);
+  };
+  const controls = { brokers, logFile, kill, restart, stop };
+  return clientSasl ? { ...controls, sasl: clientSasl } : controls;
 }
 
 function serverProperties(
