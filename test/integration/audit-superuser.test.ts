@@ -24,6 +24,8 @@ const SAMPLE_ID = '00000000-0000-4000-8000-0000000000aa';
 const APPEND_ONLY = /the audit log is append-only: (UPDATE|DELETE|TRUNCATE) on \w+ is refused/;
 const KEY_NEVER_DELETED = /system keys are never deleted; retire them instead/;
 const KEY_RETIRE_ONCE = /a system key can only be retired, once/;
+const SIGNING_KEY_NEVER_DELETED = /gateway signing keys are never deleted; rotate them instead/;
+const SIGNING_KEY_RETIRE_ONCE = /a gateway signing key can only be retired, once/;
 
 /** Every guarded table, and each change it must refuse with the guard's own error. */
 const REFUSED: Array<[table: string, statement: string, error: RegExp]> = [
@@ -48,6 +50,10 @@ const REFUSED: Array<[table: string, statement: string, error: RegExp]> = [
   ['audit_review_publications', "UPDATE audit_review_publications SET summary = '{}'", APPEND_ONLY],
   ['audit_review_publications', 'DELETE FROM audit_review_publications', APPEND_ONLY],
   ['audit_review_publications', 'TRUNCATE audit_review_publications', APPEND_ONLY],
+  ['signing_keys', 'DELETE FROM signing_keys', SIGNING_KEY_NEVER_DELETED],
+  ['signing_keys', 'TRUNCATE signing_keys', SIGNING_KEY_NEVER_DELETED],
+  ['signing_keys', 'UPDATE signing_keys SET retired_at = NULL', SIGNING_KEY_RETIRE_ONCE],
+  ['signing_keys', `UPDATE signing_keys SET public_jwk = '{"kty":"EC"}'`, SIGNING_KEY_RETIRE_ONCE],
   ['system_keys', 'UPDATE system_keys SET retired_at = NULL, retired_by = NULL', KEY_RETIRE_ONCE],
   ['system_keys', `UPDATE system_keys SET public_jwk = '{"kty":"EC"}'`, KEY_RETIRE_ONCE],
   ['system_keys', 'DELETE FROM system_keys', KEY_NEVER_DELETED],
@@ -57,7 +63,13 @@ const REFUSED: Array<[table: string, statement: string, error: RegExp]> = [
 const GUARDED_TABLES = [...new Set(REFUSED.map(([table]) => table))];
 
 /** The functions of the guards; any trigger calling one is a guard and must fire ALWAYS. */
-const GUARD_FUNCTIONS = ['audit_refuse_change', 'system_keys_retire_only', 'system_keys_refuse_truncate'];
+const GUARD_FUNCTIONS = [
+  'audit_refuse_change',
+  'system_keys_retire_only',
+  'system_keys_refuse_truncate',
+  'signing_keys_retire_only',
+  'signing_keys_refuse_truncate',
+];
 
 // pg_trigger.tgtype bits (src/include/catalog/pg_trigger.h).
 const TRIGGER_TYPE_DELETE = 1 << 3;
