@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Express, type RequestHandler, Router } from 'express';
 import { startAudit } from './audit/audit.js';
+import type { AuditRecorder } from './audit/audit-events.js';
 import { createInProcessBus } from './bus/in-process-bus.js';
 import { createKafkaBus } from './bus/kafka-bus.js';
 import { createCatalogRouter } from './catalog/catalog-routes.js';
@@ -28,6 +29,7 @@ import { createHttpServer } from './http/http-server.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
 import { startLookups } from './lookups/lookups.js';
+import { startMatters } from './matters/matters.js';
 import { createMetrics } from './metrics/metrics.js';
 import { createOpenApiRouter } from './openapi/openapi-routes.js';
 import { certificateFieldsOf } from './policy/certificate-fields.js';
@@ -64,6 +66,11 @@ export interface GatewayDependencies {
   bus?: Bus;
   /** Print the demo's ready-to-paste lookup on stderr (the gateway process does; tests do not). */
   printBanner?: boolean;
+  /**
+   * Records lookups instead of the audit log. Only for the benchmark's "audit off" baseline
+   * (test/bench/): no configuration reaches it, and a gateway without its audit log is not one.
+   */
+  lookupAuditForBenchmark?: AuditRecorder;
 }
 
 function createBus(config: GatewayConfig, logger: Logger): Bus {
@@ -137,6 +144,7 @@ export async function startGateway(
       database,
       hmacKey: secrets.hmacKey,
       signer: signing.keys,
+      bus,
       logger: logger.child({ component: 'audit' }),
       registry: metrics.registry,
     });
@@ -172,6 +180,7 @@ export async function startGateway(
       certificateFields: certificateFieldsOf(catalog),
       logger: logger.child({ component: 'policy' }),
       audit: audit.log,
+      database,
     });
     policy.watch({ files: config.policyWatch });
     stack.push({ name: 'policies', stop: () => policy.close() });
@@ -193,12 +202,25 @@ export async function startGateway(
       registry,
       metricsRegistry: metrics.registry,
       policy,
-      audit: audit.log,
+      audit: deps.lookupAuditForBenchmark ?? audit.log,
       authenticate,
-      sign: (result, requester) => signing.responses.signLookupResponse({ ...result, requester }),
+      // Each answer carries the newest signed checkpoint too: evidence its holder keeps (docs/audit.md).
+      sign: async (result, requester) => ({
+        signature: await signing.responses.signLookupResponse({ ...result, requester }),
+        checkpoint: audit.latestCheckpoint(),
+      }),
       subjectKey: createSubjectKeyer(secrets.hmacKey),
     });
     stack.push({ name: 'lookups', stop: () => lookups.stop() });
+    const matters = await startMatters({
+      config,
+      catalog,
+      policy,
+      lookups: lookups.service,
+      keys: signing.keys,
+      authenticate,
+      logger: logger.child({ component: 'matters' }),
+    });
 
     const statistics = await startStatistics({
       database,
@@ -237,6 +259,7 @@ export async function startGateway(
         metrics.router,
         createOpenApiRouter({ catalog }),
         signing.jwksRouter,
+        audit.publicRouter,
         officerConsole.router,
         statistics.publicRouter,
         createPublishedReviewRouter({ reviews }),
@@ -252,6 +275,7 @@ export async function startGateway(
         ),
         withAuthentication('/v1/statistics', authenticate, statistics.router),
         lookups.router,
+        matters.router,
       ],
       // Every 401, 403 and 429 that no capability recorded itself goes into the audit log.
       errorMiddleware: [createRefusalAuditMiddleware(audit.log, logger)],

@@ -45,7 +45,10 @@ export interface ConnectorOptions {
   handlers: Record<string, CertificateHandler>;
   /** Requests handled at once by this instance. Default 8. */
   concurrency?: number;
-  /** Default 5000 ms; gateways consider the instance gone after three missed heartbeats. */
+  /**
+   * Default 2000 ms; gateways consider the instance gone after three missed heartbeats, so a killed
+   * instance's department gets 503 at once after 6 s instead of lookups waiting out their deadline.
+   */
   heartbeatIntervalMs?: number;
   /** A handler still running after this long is abandoned with an `adapter-failed` reply. Default 30 s. */
   handlerTimeoutMs?: number;
@@ -120,7 +123,7 @@ export function createConnector(options: ConnectorOptions): Connector {
       certificateType,
       schemaVersion: handler.schemaVersion,
     })),
-    intervalMs: options.heartbeatIntervalMs ?? 5000,
+    intervalMs: options.heartbeatIntervalMs ?? 2000,
     signer: options.signer,
     inFlight: () => inFlight.size,
     logger,

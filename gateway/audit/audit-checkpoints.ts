@@ -74,10 +74,7 @@ interface CheckpointRow {
   jws: string;
 }
 
-export async function readCheckpoints(db: Queryable): Promise<StoredCheckpoint[]> {
-  const { rows } = await db.query<CheckpointRow>(
-    'SELECT sequence, hash, at, kid, jws FROM audit_checkpoints ORDER BY sequence',
-  );
+function toStoredCheckpoints(rows: CheckpointRow[]): StoredCheckpoint[] {
   return rows.map((row) => ({
     sequence: Number(row.sequence),
     hash: row.hash,
@@ -85,6 +82,39 @@ export async function readCheckpoints(db: Queryable): Promise<StoredCheckpoint[]
     kid: row.kid,
     jws: row.jws,
   }));
+}
+
+export async function readCheckpoints(db: Queryable): Promise<StoredCheckpoint[]> {
+  const { rows } = await db.query<CheckpointRow>(
+    'SELECT sequence, hash, at, kid, jws FROM audit_checkpoints ORDER BY sequence',
+  );
+  return toStoredCheckpoints(rows);
+}
+
+/** Checkpoints after `sequence`, oldest first, at most `limit` (a page of the public feed, a catch-up). */
+export async function readCheckpointsAfter(
+  db: Queryable,
+  sequence: number,
+  limit: number,
+): Promise<StoredCheckpoint[]> {
+  const { rows } = await db.query<CheckpointRow>(
+    'SELECT sequence, hash, at, kid, jws FROM audit_checkpoints WHERE sequence > $1 ORDER BY sequence LIMIT $2',
+    [sequence, limit],
+  );
+  return toStoredCheckpoints(rows);
+}
+
+/** The signed payload of a checkpoint, unchecked (who holds a copy checks it with checkCheckpointSignature). */
+export function claimedCheckpoint(
+  jws: string,
+): Partial<CheckpointPayload> & { typ?: unknown; kid?: unknown } {
+  try {
+    const [header, payload] = jws.split('.').map((part) => Buffer.from(part, 'base64url').toString('utf8'));
+    const { typ, kid } = JSON.parse(header ?? '') as { typ?: unknown; kid?: unknown };
+    return { ...(JSON.parse(payload ?? '') as Partial<CheckpointPayload>), typ, kid };
+  } catch {
+    return {};
+  }
 }
 
 export type CheckpointCheck =

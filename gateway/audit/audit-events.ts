@@ -30,6 +30,8 @@ export interface LookupAuditEvent {
   recordDigest?: string;
   /** The department key that signed the reply (`<system id>#<key id>`): who vouched for the record. */
   providerKeyId?: string;
+  /** The evidence bundle (POST /v1/matters/{code}/evidence) this lookup was one item of. */
+  bundleId?: string;
 }
 
 export interface AccessRefusedAuditEvent {

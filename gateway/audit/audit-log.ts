@@ -15,7 +15,7 @@ import { type CheckpointSigner, checkpointHead, type StoredCheckpoint } from './
 import type { AuditEvent, AuditRecorder } from './audit-events.js';
 import { type AuditMetrics, createAuditMetrics, noAuditMetrics } from './audit-metrics.js';
 import { checkHmacKey } from './audit-settings.js';
-import { insertRows, lockChain, readHead } from './audit-store.js';
+import { type ChainHead, insertRows, lockChain, readHead } from './audit-store.js';
 import { createSubjectHasher } from './subject-hash.js';
 
 export class AuditUnavailableError extends ServiceUnavailableError {
@@ -43,6 +43,18 @@ export interface AuditLogOptions {
   /** A `record()` not committed within this long is rejected with a 503 (default 5 s). */
   recordTimeoutMs?: number;
   registry?: Registry;
+  /**
+   * Told of the chain's newest checkpoint whenever this log learns of it, at no extra database round
+   * trip: from every batch's head, each checkpoint it signs (`signedHere`), and the checkpoint timer.
+   */
+  onCheckpoint?: (checkpoint: SeenCheckpoint, signedHere: boolean) => void;
+}
+
+/** A checkpoint as the log learns of it. */
+export interface SeenCheckpoint {
+  sequence: number;
+  at: string;
+  jws: string;
 }
 
 export interface AuditLogStats {
@@ -103,7 +115,19 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
       lastCheckpointAt = time;
     }
   };
-  if (signer) sawCheckpoint((await readHead(database)).checkpointAt);
+  const { onCheckpoint } = options;
+  const sawHead = (head: ChainHead) => {
+    sawCheckpoint(head.checkpointAt);
+    if (onCheckpoint && head.checkpointJws && head.checkpointAt) {
+      const seen = {
+        sequence: head.checkpointSequence,
+        at: head.checkpointAt.toISOString(),
+        jws: head.checkpointJws,
+      };
+      onCheckpoint(seen, false);
+    }
+  };
+  if (signer || onCheckpoint) sawHead(await readHead(database));
   const metrics: AuditMetrics = options.registry
     ? createAuditMetrics(options.registry, {
         queueLength: () => queue.length,
@@ -137,6 +161,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
         stats.checkpoints += 1;
         metrics.checkpointed();
         sawCheckpoint(checkpoint.at);
+        onCheckpoint?.(checkpoint, true);
       }
       return checkpoint;
     });
@@ -156,7 +181,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
             batch.map((pending) => pending.prepared),
           );
           await insertRows(tx, rows);
-          sawCheckpoint(before.checkpointAt);
+          sawHead(before);
           return {
             sequence: rows.at(-1)?.sequence ?? before.sequence,
             checkpointSequence: before.checkpointSequence,
@@ -237,9 +262,13 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
         () => {
           checkpointIfDue(false)
             .then(async (written) => {
-              // None due here: another instance may have signed one since this one last looked.
-              if (!written && Date.now() - (lastCheckpointAt ?? startedAt) >= checkpointIntervalMs) {
-                sawCheckpoint((await readHead(database)).checkpointAt);
+              // None due here: another instance may have signed one since this one last looked (a
+              // holder of the newest checkpoint learns it here while this instance writes no batch).
+              if (
+                !written &&
+                (onCheckpoint || Date.now() - (lastCheckpointAt ?? startedAt) >= checkpointIntervalMs)
+              ) {
+                sawHead(await readHead(database));
               }
             })
             .catch((error: unknown) => logger.warn({ err: error }, 'timed audit checkpoint failed'));

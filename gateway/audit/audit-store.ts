@@ -16,6 +16,8 @@ export interface ChainHead {
   hash: string;
   checkpointSequence: number;
   checkpointAt: Date | undefined;
+  /** The newest checkpoint's compact JWS (read with the head at no extra cost: signed responses carry it). */
+  checkpointJws: string | undefined;
 }
 
 /** Takes the chain lock for the rest of the transaction; gives up after `lockTimeoutMs` (then the batch fails). */
@@ -33,11 +35,12 @@ export async function readHead(tx: Queryable): Promise<ChainHead> {
     hash: string | null;
     checkpoint_sequence: string | number | null;
     checkpoint_at: Date | string | null;
+    checkpoint_jws: string | null;
   }>(
-    `SELECT e.sequence, e.hash, c.sequence AS checkpoint_sequence, c.at AS checkpoint_at
+    `SELECT e.sequence, e.hash, c.sequence AS checkpoint_sequence, c.at AS checkpoint_at, c.jws AS checkpoint_jws
        FROM (SELECT 1) AS one
        LEFT JOIN LATERAL (SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1) AS e ON true
-       LEFT JOIN LATERAL (SELECT sequence, at FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1) AS c ON true`,
+       LEFT JOIN LATERAL (SELECT sequence, at, jws FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1) AS c ON true`,
   );
   const row = rows[0];
   return {
@@ -45,6 +48,7 @@ export async function readHead(tx: Queryable): Promise<ChainHead> {
     hash: row?.hash ?? GENESIS_HASH,
     checkpointSequence: Number(row?.checkpoint_sequence ?? 0),
     checkpointAt: row?.checkpoint_at ? new Date(row.checkpoint_at) : undefined,
+    checkpointJws: row?.checkpoint_jws ?? undefined,
   };
 }
 

@@ -21,6 +21,8 @@ export interface SubjectAccess {
   certificateType: string | undefined;
   provider: string | undefined;
   outcome: string | undefined;
+  /** Set when the lookup was one item of an evidence bundle (POST /v1/matters/{code}/evidence). */
+  bundleId?: string;
 }
 
 export interface SubjectReportPage {
@@ -51,6 +53,7 @@ function toAccess(row: ChainRow): SubjectAccess {
     certificateType: event.certificateType as string | undefined,
     provider: event.provider as string | undefined,
     outcome: event.outcome as string | undefined,
+    ...(typeof event.bundleId === 'string' ? { bundleId: event.bundleId } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import type { Database } from '../storage/database.js';
 import { type CheckpointPayload, checkCheckpointSignature, readCheckpoints } from './audit-checkpoints.js';
 import { EXPORT_FORMAT, ExportFormatError, type ExportLine, parseExportLine } from './audit-export.js';
 import { onSnapshot, readChain } from './audit-store.js';
+import { type HeldCheckpoint, witness } from './audit-witness.js';
 import { ChainVerifier, type VerifyReport } from './chain-verifier.js';
 
 export interface VerifyOptions {
@@ -18,6 +19,8 @@ export interface VerifyOptions {
   jwks?: JsonWebKeySet;
   /** Checkpoints held outside the log (compact JWS), checked against it too. */
   extraCheckpoints?: string[];
+  /** Checkpoints held outside the log, with where they came from: the report gets a `witness` section. */
+  held?: HeldCheckpoint[];
 }
 
 async function createVerifier(
@@ -49,13 +52,25 @@ function claimedSequence(jws: string): number {
   }
 }
 
+/** The checkpoints given in the options, as the verifier takes them. */
+function givenCheckpoints(options: VerifyOptions): Array<{ sequence: number; jws: string }> {
+  return [...(options.extraCheckpoints ?? []), ...(options.held ?? []).map((held) => held.jws)].map(
+    (jws) => ({ sequence: claimedSequence(jws), jws }),
+  );
+}
+
+async function finish(verifier: ChainVerifier, options: VerifyOptions, jwks: JsonWebKeySet) {
+  const report = verifier.finish();
+  return options.held ? { ...report, witness: await witness(options.held, verifier, report, jwks) } : report;
+}
+
 export async function verifyAuditLog(database: Database, options: VerifyOptions = {}): Promise<VerifyReport> {
   return onSnapshot(database, async (tx) => {
     const stored = await readCheckpoints(tx);
-    const extra = (options.extraCheckpoints ?? []).map((jws) => ({ sequence: claimedSequence(jws), jws }));
-    const verifier = await createVerifier([...stored, ...extra], options.jwks ?? (await readPublicJwks(tx)));
+    const jwks = options.jwks ?? (await readPublicJwks(tx));
+    const verifier = await createVerifier([...stored, ...givenCheckpoints(options)], jwks);
     for await (const row of readChain(tx)) verifier.add(row);
-    return verifier.finish();
+    return finish(verifier, options, jwks);
   });
 }
 
@@ -67,10 +82,7 @@ export async function verifyExport(
   let lineNumber = 0;
   let verifier: ChainVerifier | undefined;
   let jwks: JsonWebKeySet | undefined = options.jwks;
-  const checkpoints = (options.extraCheckpoints ?? []).map((jws) => ({
-    sequence: claimedSequence(jws),
-    jws,
-  }));
+  const checkpoints = givenCheckpoints(options);
   for await (const text of lines) {
     lineNumber += 1;
     if (text.trim() === '') continue;
@@ -88,7 +100,7 @@ export async function verifyExport(
   }
   if (lineNumber === 0) throw new ExportFormatError('the export is empty');
   verifier ??= await createVerifier(checkpoints, jwks ?? { keys: [] });
-  return verifier.finish();
+  return finish(verifier, options, jwks ?? { keys: [] });
 }
 
 /** Checkpoints held elsewhere: any NDJSON whose lines carry a `jws` (an export, or GET /v1/audit/checkpoints lines). */

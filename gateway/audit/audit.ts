@@ -1,17 +1,22 @@
 /**
  * Wires the accountability capability: the hash-chained audit log (with checkpoints signed by the
- * gateway's keys, gateway/signing/) and the data officers' routes over it. Review sampling is a
- * capability of its own (gateway/review/).
+ * gateway's keys, gateway/signing/), the data officers' routes over it, and the checkpoints'
+ * publication outside the database (the newest in every signed response, a Kafka topic, files, a
+ * public feed). Review sampling is a capability of its own (gateway/review/).
  */
 import type { Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../foundation/config.js';
 import type { Logger } from '../foundation/logger.js';
+import type { Bus } from '../protocol/bus.js';
+import { ensureCheckpointTopic, topicNames } from '../protocol/topics.js';
 import type { Database } from '../storage/database.js';
-import type { CheckpointSigner } from './audit-checkpoints.js';
+import { type CheckpointSigner, readCheckpointsAfter } from './audit-checkpoints.js';
 import { type AuditLog, createAuditLog } from './audit-log.js';
 import { createAuditRouter } from './audit-routes.js';
 import { createAuditReader } from './audit-service.js';
+import { createCheckpointFeedRouter } from './checkpoint-feed-routes.js';
+import { createCheckpointPublication } from './checkpoint-publication.js';
 import { createSubjectHasher, type SubjectHasher } from './subject-hash.js';
 
 /** The batching and checkpoint settings (SILOBRIDGE_AUDIT_*); each has a default. */
@@ -23,6 +28,8 @@ export type AuditConfig = Partial<
     | 'auditCheckpointEvery'
     | 'auditCheckpointIntervalMs'
     | 'auditRecordTimeoutMs'
+    | 'auditCheckpointDir'
+    | 'topicPrefix'
   >
 >;
 
@@ -31,6 +38,10 @@ export interface Audit {
   hashSubject: SubjectHasher;
   /** /v1/audit/** (role `audit`): mount after authentication. */
   router: Router;
+  /** GET /.well-known/audit-checkpoints: public, mount outside authentication. */
+  publicRouter: Router;
+  /** The newest signed checkpoint (compact JWS), for lookup responses to carry; from memory. */
+  latestCheckpoint(): string | undefined;
   /** Flushes the log, signs a last checkpoint, stops timers. Call before closing the database. */
   stop(): Promise<void>;
 }
@@ -44,10 +55,21 @@ export interface StartAuditOptions {
   signer: CheckpointSigner;
   logger: Logger;
   registry?: Registry;
+  /** Publishes every checkpoint to `<topicPrefix>.audit-checkpoints` when it is Kafka. */
+  bus?: Bus;
 }
 
 export async function startAudit(options: StartAuditOptions): Promise<Audit> {
-  const { config, database, hmacKey, signer } = options;
+  const { config, database, hmacKey, signer, bus } = options;
+  const topics = topicNames(config.topicPrefix ?? 'silobridge');
+  const publication = createCheckpointPublication({
+    database,
+    logger: options.logger,
+    bus,
+    topic: topics.auditCheckpoints,
+    ensureTopic: bus ? () => ensureCheckpointTopic(bus, topics) : undefined,
+    directory: config.auditCheckpointDir,
+  });
   const log = await createAuditLog({
     database,
     hmacKey,
@@ -59,12 +81,19 @@ export async function startAudit(options: StartAuditOptions): Promise<Audit> {
     checkpointIntervalMs: config.auditCheckpointIntervalMs,
     recordTimeoutMs: config.auditRecordTimeoutMs,
     registry: options.registry,
+    onCheckpoint: publication.seen,
   });
+  publication.republishNewest();
   const hashSubject = createSubjectHasher(hmacKey);
   return {
     log,
     hashSubject,
     router: createAuditRouter({ auditReader: createAuditReader(database), audit: log, hashSubject }),
-    stop: () => log.close(),
+    publicRouter: createCheckpointFeedRouter((after, limit) => readCheckpointsAfter(database, after, limit)),
+    latestCheckpoint: publication.latest,
+    async stop() {
+      await log.close();
+      await publication.settle();
+    },
   };
 }

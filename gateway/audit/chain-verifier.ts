@@ -12,6 +12,34 @@
 import { type ChainRow, chainHash, GENESIS_HASH } from './audit-chain.js';
 import type { CheckpointPayload } from './audit-checkpoints.js';
 
+/** What checkpoints held outside the database say of the log (audit-witness.ts). */
+export type HeldCheckpointStatus = 'agrees' | 'beyond-head' | 'event-missing' | 'differs' | 'invalid';
+
+export interface HeldCheckpointFinding {
+  source: string;
+  sequence: number;
+  status: Exclude<HeldCheckpointStatus, 'agrees'>;
+  message: string;
+}
+
+export interface WitnessReport {
+  sources: Array<{ source: string; checkpoints: number; latest: number | null }>;
+  held: { total: number; valid: number; agreeing: number; latest: { sequence: number; at: string } | null };
+  /** Events up to here are pinned by a held checkpoint that agrees with the log (0: none). */
+  heldUpTo: number;
+  /** ...and up to here by a validly signed checkpoint, held or in the database (0: none). */
+  signedUpTo: number;
+  /** Events after `signedUpTo`: no signed checkpoint covers them (real or added, nobody can tell yet). */
+  unwitnessed: { from: number; to: number } | null;
+  /**
+   * Events covered only by checkpoints in the database: whoever can delete those checkpoints can
+   * delete these events unnoticed by the copies given.
+   */
+  heldNowhereElse: { from: number; to: number } | null;
+  /** Held checkpoints that do not agree with the log, each with its source. */
+  findings: HeldCheckpointFinding[];
+}
+
 export type ChainProblemKind = 'altered' | 'removed' | 'reordered' | 'rewritten' | 'checkpoint-invalid';
 
 export interface ChainProblem {
@@ -32,6 +60,8 @@ export interface VerifyReport {
   problems: ChainProblem[];
   /** More problems were found than `problems` lists. */
   problemsTruncated: boolean;
+  /** With checkpoints held outside the database (`verify --against`): what they prove (audit-witness.ts). */
+  witness?: WitnessReport;
 }
 
 const MAX_PROBLEMS = 100;
@@ -49,6 +79,8 @@ export class ChainVerifier {
   private readonly storedAt = new Map<number, string>();
   private readonly checkpoints: CheckpointPayload[];
   private invalidCheckpoints = 0;
+  /** After finish(): the newest checkpoint that agrees with the chain, and everything before it (0: none). */
+  agreedUpTo = 0;
 
   /** `checkpoints`: checkpoints whose signatures were already checked; `invalid`: those that failed, with why. */
   constructor(checkpoints: CheckpointPayload[], invalid: Array<{ sequence: number; reason: string }> = []) {
@@ -154,6 +186,7 @@ export class ChainVerifier {
         agreedUpTo = checkpoint.sequence;
       }
     }
+    this.agreedUpTo = agreedUpTo;
     const problems = [...this.problems].sort((a, b) => a.sequence - b.sequence);
     const latest = this.checkpoints.at(-1);
     return {
@@ -169,6 +202,11 @@ export class ChainVerifier {
       problems,
       problemsTruncated: this.truncated,
     };
+  }
+
+  /** The chain's stored hash at a checkpointed sequence ('' if that event is missing), after the chain was read. */
+  hashAt(sequence: number): string | undefined {
+    return this.storedAt.get(sequence);
   }
 
   private report(problem: ChainProblem): void {

@@ -110,6 +110,8 @@ function gatewayBindings(principal: string, prefix: string, topics: TopicNames):
     ]),
     ...allow(principal, 'TOPIC', 'PREFIXED', topics.lookupRequests(''), ['WRITE']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.deadLetters, ['WRITE']),
+    // Signed audit checkpoints, for anyone who keeps a copy (docs/audit.md).
+    ...allow(principal, 'TOPIC', 'LITERAL', topics.auditCheckpoints, ['WRITE']),
     ...allow(principal, 'TOPIC', 'PREFIXED', topics.lookupReplies(''), ['READ']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.heartbeats, ['READ']),
     // Every gateway instance's groups (its replies, its heartbeats).
@@ -126,6 +128,9 @@ function connectorBindings(principal: string, department: string, topics: TopicN
     ...allow(principal, 'TOPIC', 'PREFIXED', topics.lookupReplies(''), ['WRITE', 'DESCRIBE']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.heartbeats, ['WRITE', 'DESCRIBE']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.deadLetters, ['WRITE', 'DESCRIBE']),
+    // Departments keep copies of the signed audit checkpoints (silobridge audit checkpoints --from-kafka).
+    ...allow(principal, 'TOPIC', 'LITERAL', topics.auditCheckpoints, ['READ', 'DESCRIBE']),
+    ...allow(principal, 'GROUP', 'PREFIXED', `${topics.auditCheckpoints}.`, ['READ']),
   ];
 }
 
@@ -197,13 +202,33 @@ export async function applyAcls(
     const present = new Set(existing.map(aclKey));
     const added = bindings.filter((binding) => !present.has(aclKey(binding)));
     const alreadyPresent = bindings.filter((binding) => present.has(aclKey(binding)));
-    if (added.length > 0) await admin.createAcls({ acl: added.map(toKafkajsAcl) });
+    if (added.length > 0) {
+      await admin.createAcls({ acl: added.map(toKafkajsAcl) });
+      await untilVisible(admin, added);
+    }
 
     const removed = options.removeStale ? staleConnectorAcls(existing, bindings, options.removeStale) : [];
     if (removed.length > 0) await admin.deleteAcls({ filters: removed.map(toKafkajsAcl) });
     return { added, alreadyPresent, removed };
   } catch (error) {
     throw explainAclError(error);
+  }
+}
+
+/** How long applyAcls waits for the ACLs it created to show (KRaft applies them asynchronously). */
+const ACL_VISIBLE_TIMEOUT_MS = 10_000;
+
+/**
+ * createAcls answers once the controller accepted the ACLs; brokers apply them a moment later. Waits
+ * until they show, so whoever applied them (a test, an operator running --apply twice, a connector
+ * started right after) sees them in force.
+ */
+async function untilVisible(admin: AclAdmin, created: readonly AclBinding[]): Promise<void> {
+  const deadline = Date.now() + ACL_VISIBLE_TIMEOUT_MS;
+  for (;;) {
+    const present = new Set((await describeAllAcls(admin)).map(aclKey));
+    if (created.every((binding) => present.has(aclKey(binding))) || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -1,8 +1,12 @@
 /**
  * `silobridge audit ...`: the operator's and the data officer's tools for the audit log.
  *   verify [--file export.ndjson] [--jwks jwks.json] [--checkpoints held.ndjson] [--json]
+ *          [--against <file, folder or URL>...]
  *       recompute the chain and check the checkpoints; exit 1 naming the first event altered,
- *       removed or reordered (2 if it could not run)
+ *       removed or reordered (2 if it could not run). --against: checkpoints kept outside the
+ *       database (saved responses, the feed, the topic dump, the checkpoint files) say whether the
+ *       log was truncated or rewritten, and which events no signed checkpoint covers yet
+ *   checkpoints [--from-kafka] [--out file]   the signed checkpoints as NDJSON (audit-checkpoint-commands.ts)
  *   export --out file.ndjson   events + checkpoints + public keys, verifiable offline with verify --file
  *   checkpoint                 sign the current chain head now
  *   rotate-signing-key         new gateway signing key; the old one stays published
@@ -20,7 +24,9 @@ import { checkpointHead } from '../audit/audit-checkpoints.js';
 import { exportAuditLog } from '../audit/audit-export.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { checkpointsFromNdjson, verifyAuditLog, verifyExport } from '../audit/audit-verify.js';
+import type { HeldCheckpoint } from '../audit/audit-witness.js';
 import type { VerifyReport } from '../audit/chain-verifier.js';
+import { readHeldCheckpoints } from '../audit/checkpoint-sources.js';
 import { type GatewayConfig, loadConfig } from '../foundation/config.js';
 import { ConfigError } from '../foundation/errors.js';
 import { createLogger } from '../foundation/logger.js';
@@ -29,12 +35,19 @@ import type { JsonWebKeySet } from '../signing/jws.js';
 import { openSigningKeyRing } from '../signing/signing-keys.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open-database.js';
+import {
+  formatWitness,
+  type KafkaReaderConfig,
+  registerCheckpointCommand,
+} from './audit-checkpoint-commands.js';
 import { registerSubjectReportCommand, type SubjectReportDependencies } from './subject-report-command.js';
 
 type CliConfig = Pick<GatewayConfig, 'databaseUrl'> & SecretsConfig;
 
 export interface AuditCommandDependencies extends Pick<SubjectReportDependencies, 'stdin' | 'fetch'> {
   loadConfig?: () => CliConfig;
+  /** The brokers and topic prefix (`audit checkpoints --from-kafka`); default the environment. */
+  loadKafkaConfig?: () => KafkaReaderConfig;
   openDatabase?: (config: CliConfig) => Promise<Database>;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -49,12 +62,22 @@ export const EXIT_FAILED = 2;
 export function formatVerifyReport(report: VerifyReport, source: string): string {
   const checkpoints = `${report.checkpoints.verified} of ${report.checkpoints.total} checkpoint(s) verified`;
   const head = report.head ? `head #${report.head.sequence} ${report.head.hash}` : 'empty';
-  if (report.ok) return `${source}: audit log intact: ${report.events} event(s), ${head}; ${checkpoints}\n`;
+  const witness = report.witness ? formatWitness(report.witness) : '';
+  if (report.ok)
+    return `${source}: audit log intact: ${report.events} event(s), ${head}; ${checkpoints}\n${witness}`;
   const lines = [`${source}: AUDIT LOG TAMPERED: ${report.firstProblem?.message ?? 'see below'}`];
   for (const problem of report.problems) lines.push(`  - [${problem.kind}] ${problem.message}`);
   if (report.problemsTruncated) lines.push('  - ... and more');
   lines.push(`${report.events} event(s) read, ${head}; ${checkpoints}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${witness}`;
+}
+
+interface VerifyCommandOptions {
+  file?: string;
+  jwks?: string;
+  checkpoints?: string;
+  against?: string[];
+  json?: boolean;
 }
 
 async function readJson<T>(file: string): Promise<T> {
@@ -110,16 +133,35 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
       '--checkpoints <file>',
       'also check checkpoints held elsewhere (NDJSON lines with a "jws", e.g. an earlier export)',
     )
+    .option(
+      '--against <source...>',
+      'checkpoints held outside the database: files (NDJSON, saved lookup responses, the topic dump), folders (the checkpoint folder) or http(s) URLs (the public feed)',
+    )
     .option('--json', 'print the report as JSON')
-    .action(async (options: { file?: string; jwks?: string; checkpoints?: string; json?: boolean }) => {
+    .action(async (options: VerifyCommandOptions) => {
       const run = async (
-        verify: (opts: { jwks?: JsonWebKeySet; extraCheckpoints?: string[] }) => Promise<VerifyReport>,
+        verify: (opts: {
+          jwks?: JsonWebKeySet;
+          extraCheckpoints?: string[];
+          held?: HeldCheckpoint[];
+        }) => Promise<VerifyReport>,
       ) => {
         const jwks = options.jwks ? await readJson<JsonWebKeySet>(options.jwks) : undefined;
         const extraCheckpoints = options.checkpoints
           ? checkpointsFromNdjson(await readFile(options.checkpoints, 'utf8'))
           : undefined;
-        const report = await verify({ jwks, extraCheckpoints });
+        let held: HeldCheckpoint[] | undefined;
+        if (options.against) {
+          held = [];
+          for (const source of options.against)
+            held.push(...(await readHeldCheckpoints(source, { fetch: deps.fetch })));
+          if (!jwks)
+            stderr.write(
+              'silobridge audit: checkpoint signatures are checked with the keys stored with the log; ' +
+                'give --jwks <a copy of /.well-known/jwks.json saved earlier> to trust only keys published before\n',
+            );
+        }
+        const report = await verify({ jwks, extraCheckpoints, held });
         stdout.write(
           options.json
             ? `${JSON.stringify(report, null, 2)}\n`
@@ -144,6 +186,17 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDepend
       }
       await withDatabase((database) => run((opts) => verifyAuditLog(database, opts)));
     });
+
+  registerCheckpointCommand(audit, {
+    loadKafkaConfig: deps.loadKafkaConfig,
+    withDatabase: (work) => withDatabase((database) => work(database)),
+    stdout,
+    stderr,
+    fail: (message) => {
+      stderr.write(`silobridge audit: ${message}\n`);
+      exit(EXIT_FAILED);
+    },
+  });
 
   audit
     .command('export')

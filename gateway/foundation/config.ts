@@ -78,6 +78,8 @@ export interface GatewayConfig {
   auditCheckpointEvery: number;
   auditCheckpointIntervalMs: number;
   auditRecordTimeoutMs: number;
+  /** A folder (mounted from elsewhere) every signed checkpoint is written to; undefined: none. */
+  auditCheckpointDir: string | undefined;
 }
 
 /** The HTTP server's timeouts and connection limits: slow or greedy clients are cut, not waited for. */
@@ -336,6 +338,10 @@ function readCaBundle(reader: EnvReader, file: string): string | undefined {
   return text;
 }
 
+function optionalPath(raw: string | undefined): string | undefined {
+  return raw === undefined ? undefined : path.resolve(raw);
+}
+
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const reader = new EnvReader(env);
   const kafkaBrokers = parseBrokers(reader, reader.optional('KAFKA_BROKERS'));
@@ -405,6 +411,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       86_400_000,
     ),
     auditRecordTimeoutMs: reader.integer('SILOBRIDGE_AUDIT_RECORD_TIMEOUT_MS', 5000, 100, 120_000),
+    auditCheckpointDir: optionalPath(reader.optional('SILOBRIDGE_AUDIT_CHECKPOINT_DIR')),
   };
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
   return config;

@@ -2,7 +2,8 @@
  * POST /v1/lookups: one certificate lookup. POST /v1/lookups:batch: up to 100, answered item by item
  * (each with its own status and, when it failed, its own problem document), fanned out concurrently.
  * Both need an authenticated system with the `lookup` role, and every answer carries the gateway's
- * signature (JWS) binding record digest, lookup id, requester and time.
+ * signature (JWS) binding record digest, lookup id, requester and time, and the audit log's newest
+ * signed checkpoint, so every approval system holds evidence of the log's history (docs/audit.md).
  */
 import { type RequestHandler, Router } from 'express';
 import { callerOf, requesterOf, requireRole } from '../access/caller.js';
@@ -14,9 +15,20 @@ import type { LookupResult, LookupService } from './lookup-service.js';
 export interface SignedLookupResult extends LookupResult {
   /** Compact JWS over {lookupId, recordDigest, requester, retrievedAt, certificateType}; keys at /.well-known/jwks.json. */
   signature: string;
+  /**
+   * The audit log's newest signed checkpoint when the answer was signed (compact JWS, typ
+   * `silobridge-audit-checkpoint+jws`, same keys). Signed on its own, so not inside `signature`.
+   */
+  checkpoint?: string;
 }
 
-export type LookupSigner = (result: LookupResult, requester: Requester) => Promise<string>;
+/** The gateway's signature and the newest checkpoint; a bare string is a signature alone. */
+export interface LookupSignature {
+  signature: string;
+  checkpoint?: string;
+}
+
+export type LookupSigner = (result: LookupResult, requester: Requester) => Promise<string | LookupSignature>;
 
 export interface LookupRouterOptions {
   service: LookupService;
@@ -30,7 +42,11 @@ export function createLookupRouter(options: LookupRouterOptions): Router {
   const router = Router();
   const lookupAndSign = async (body: unknown, requester: Requester): Promise<SignedLookupResult> => {
     const result = await service.lookup(body, requester);
-    return { ...result, signature: await sign(result, requester) };
+    const signed = await sign(result, requester);
+    if (typeof signed === 'string') return { ...result, signature: signed };
+    return signed.checkpoint === undefined
+      ? { ...result, signature: signed.signature }
+      : { ...result, signature: signed.signature, checkpoint: signed.checkpoint };
   };
 
   router.post('/v1/lookups', authenticate, requireRole('lookup'), async (req, res) => {

@@ -172,6 +172,14 @@ export function recordDigest(record: unknown): string {
     .digest('hex');
 }
 
+/** How a lookup is made as part of something larger (an evidence bundle); absent for a plain lookup. */
+export interface LookupOptions {
+  /** Recorded in the lookup's audit event: the evidence bundle it belongs to. */
+  bundleId?: string;
+  /** Epoch milliseconds: the provider's reply is awaited until then at most (and never past the lookup timeout). */
+  deadline?: number;
+}
+
 export class LookupService {
   constructor(private readonly deps: LookupServiceDependencies) {}
 
@@ -180,8 +188,8 @@ export class LookupService {
   private readonly waitingOn = new Map<string, number>();
 
   /** Performs one lookup; throws a GatewayError (already audited) when it cannot be answered. */
-  lookup(body: unknown, requester: Requester): Promise<LookupResult> {
-    const running = this.perform(body, requester);
+  lookup(body: unknown, requester: Requester, options: LookupOptions = {}): Promise<LookupResult> {
+    const running = this.perform(body, requester, options);
     this.inFlight.add(running);
     const forget = () => this.inFlight.delete(running);
     running.then(forget, forget);
@@ -193,7 +201,7 @@ export class LookupService {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async perform(body: unknown, requester: Requester): Promise<LookupResult> {
+  private async perform(body: unknown, requester: Requester, options: LookupOptions): Promise<LookupResult> {
     const lookupId = randomUUID();
     const started = performance.now();
     let request: LookupRequest | undefined;
@@ -220,6 +228,7 @@ export class LookupService {
         status,
         latencyMs: Math.round(latency * 1000) / 1000,
         ...(policyId ? { policyId } : {}),
+        ...(options.bundleId ? { bundleId: options.bundleId } : {}),
         ...extra,
       });
     };
@@ -240,7 +249,14 @@ export class LookupService {
       policyId = decision.policyId;
       const fields = narrowFields(request.fields, decision.fields);
 
-      const fetched = await this.fetchRecord(lookupId, request, provider, requester, fields);
+      const fetched = await this.fetchRecord(
+        lookupId,
+        request,
+        provider,
+        requester,
+        fields,
+        options.deadline,
+      );
       const visible = fields ? project(fetched.record, fields) : fetched.record;
       const projected = decision.mask ? decision.mask(visible) : visible;
       const digest = recordDigest(projected);
@@ -315,6 +331,7 @@ export class LookupService {
     provider: string,
     requester: Requester,
     fields: string[] | undefined,
+    deadline: number | undefined,
   ): Promise<ProviderRecord> {
     const registration = await this.deps.registrations.registrationOf(provider);
     const served = registration?.certificateTypes.find(
@@ -347,7 +364,15 @@ export class LookupService {
     }
     this.waitingOn.set(provider, waiting + 1);
     try {
-      return await this.askProvider(lookupId, request, provider, requester, fields, served.schemaVersion);
+      return await this.askProvider(
+        lookupId,
+        request,
+        provider,
+        requester,
+        fields,
+        served.schemaVersion,
+        deadline,
+      );
     } finally {
       const left = (this.waitingOn.get(provider) ?? 1) - 1;
       if (left > 0) this.waitingOn.set(provider, left);
@@ -362,8 +387,9 @@ export class LookupService {
     requester: Requester,
     fields: string[] | undefined,
     schemaVersion: number,
+    sharedDeadline: number | undefined,
   ): Promise<ProviderRecord> {
-    const deadline = Date.now() + this.deps.timeoutMs;
+    const deadline = Math.min(Date.now() + this.deps.timeoutMs, sharedDeadline ?? Number.POSITIVE_INFINITY);
     const envelope: LookupRequestEnvelope = {
       version: 1,
       lookupId,

@@ -24,6 +24,7 @@ import {
   consolePaths,
 } from './openapi-paths-console.js';
 import { lookupComponents, lookupPaths } from './openapi-paths-lookups.js';
+import { matterPaths } from './openapi-paths-matters.js';
 import { publicPaths } from './openapi-paths-public.js';
 import { registryPaths } from './openapi-paths-registry.js';
 import { reviewComponents, reviewPaths } from './openapi-paths-reviews.js';
@@ -80,6 +81,7 @@ export async function buildOpenApiDocument(catalog: SchemaCatalog): Promise<Json
     tags: TAGS.map(([name, description]) => ({ name, description })),
     paths: {
       ...lookupPaths(shared),
+      ...matterPaths(),
       ...publicPaths(),
       ...registryPaths(),
       ...auditPaths(),

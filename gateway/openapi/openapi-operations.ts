@@ -109,7 +109,7 @@ const UNAUTHENTICATED = [...TOKEN_PROBLEMS, 'console-session-ended'];
 function accessProblems(access: Access): Record<number, readonly string[]> {
   if (access === 'public') return {};
   // A console session can also be over, or be used without its anti-CSRF header or cross-site.
-  const refused = ['console-csrf-rejected', 'console-cross-site'];
+  const refused = ['console-csrf-rejected', 'console-cross-site', 'console-session-not-allowed'];
   if (access === 'any') return { 401: UNAUTHENTICATED, 403: refused };
   return { 401: UNAUTHENTICATED, 403: ['missing-role', ...refused] };
 }
@@ -117,7 +117,11 @@ function accessProblems(access: Access): Record<number, readonly string[]> {
 /** Problem answers many operations share word for word: written once, under components.responses. */
 const SHARED: Array<{ name: string; status: number; types: readonly string[] }> = [
   { name: 'Unauthenticated', status: 401, types: UNAUTHENTICATED },
-  { name: 'Refused', status: 403, types: ['missing-role', 'console-csrf-rejected', 'console-cross-site'] },
+  {
+    name: 'Refused',
+    status: 403,
+    types: ['missing-role', 'console-csrf-rejected', 'console-cross-site', 'console-session-not-allowed'],
+  },
   { name: 'InternalError', status: 500, types: ['internal-error'] },
 ];
 
@@ -171,7 +175,8 @@ export function operation(spec: OperationSpec): JsonObject {
     spec.body ? BODY_PROBLEMS : {},
     spec.problems ?? {},
     spec.audited ? { 503: ['audit-unavailable'] } : {},
-    { 500: ['internal-error'] },
+    // Any request reaching an instance that is draining (SIGTERM).
+    { 500: ['internal-error'], 503: ['shutting-down'] },
   );
   const responses: JsonObject = { ...spec.responses };
   for (const [status, types] of problems) responses[String(status)] = problemAnswer(status, types);

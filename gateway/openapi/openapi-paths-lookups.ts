@@ -59,6 +59,14 @@ function lookupResponse(certificate: CertificateComponent): JsonObject {
           'The gateway’s compact JWS binding lookupId, recordDigest, requester, retrievedAt and certificateType; keys at /.well-known/jwks.json.',
       },
       departmentSignature,
+      checkpoint: {
+        type: 'string',
+        description:
+          'The audit log’s newest signed checkpoint when this answer was signed: a compact JWS (typ ' +
+          '`silobridge-audit-checkpoint+jws`, keys at /.well-known/jwks.json) over `{log, sequence, hash, at}`. ' +
+          'Keep it with the response: it proves the log held that history (`silobridge audit verify --against`). ' +
+          'Absent until the log has a checkpoint.',
+      },
     },
   };
 }
@@ -156,7 +164,14 @@ const SINGLE_PROBLEMS = {
     'invalid-provider-record',
     'provider-error',
   ],
-  503: ['connector-not-registered', 'no-live-connector', 'audit-unavailable', 'bus-unavailable'],
+  503: [
+    'connector-not-registered',
+    'no-live-connector',
+    'provider-busy',
+    'audit-unavailable',
+    'bus-unavailable',
+    'rate-limit-unavailable',
+  ],
   504: ['provider-timeout'],
 };
 

@@ -97,6 +97,39 @@ export function publicPaths(): JsonObject {
         responses: { 200: json('A JWK set (RFC 7517).', ref('JsonWebKeySet')) },
       }),
     },
+    '/.well-known/audit-checkpoints': {
+      get: operation({
+        operationId: 'getAuditCheckpointFeed',
+        summary: 'The audit log’s signed checkpoints, to fetch and keep',
+        description:
+          'NDJSON, oldest first, one `{"type":"checkpoint","sequence":n,"at":"…","jws":"…"}` a line: the compact ' +
+          'JWS (typ `silobridge-audit-checkpoint+jws`, keys at /.well-known/jwks.json) signs `{log, sequence, hash, at}`. ' +
+          'Keep what you fetch and fetch again with `after` = the last sequence you hold; a copy taken before ' +
+          'the log was truncated or rewritten proves it (`silobridge audit verify --against`, docs/audit.md). ' +
+          'A full page carries a `Link: rel="next"` header.',
+        tag: 'keys',
+        access: 'public',
+        parameters: [
+          queryParameter('after', 'Only checkpoints after this sequence (default 0).', {
+            type: 'integer',
+            minimum: 0,
+          }),
+          queryParameter('limit', 'At most this many lines (default 1000).', {
+            type: 'integer',
+            minimum: 1,
+            maximum: 10_000,
+          }),
+        ],
+        responses: {
+          200: {
+            description: 'One checkpoint a line.',
+            headers: { Link: { description: 'The next page, when this one is full.', schema: string } },
+            content: { 'application/x-ndjson': { schema: string } },
+          },
+        },
+        problems: { 400: ['invalid-request'] },
+      }),
+    },
     '/.well-known/department-jwks.json': {
       get: operation({
         operationId: 'getDepartmentKeys',

@@ -32,13 +32,13 @@ const deny = (reason: DenialReason, detail: string, extensions: Record<string, u
 
 const who = (requester: Requester) => requester.system ?? `department '${requester.department}'`;
 
-export function decide(
+export async function decide(
   set: PolicySet,
   limiter: RateLimiter,
   requester: Requester,
   request: LookupRequest,
   now: number,
-): PolicyDecision {
+): Promise<PolicyDecision> {
   const { certificateType, purpose } = request;
   if (!purpose?.matter || !purpose.caseRef || !purpose.officer) {
     throw deny('purpose-missing', 'Every lookup states its purpose: matter, case reference and officer.');
@@ -95,8 +95,8 @@ export function decide(
     );
   }
   const { rateLimit } = grant.policy.document;
-  const rate = limiter.take(
-    `${grant.policy.document.id}\0${requester.system ?? requester.department}`,
+  const rate = await limiter.take(
+    { policyId: grant.policy.document.id, requester: requester.system ?? requester.department },
     rateLimit,
   );
   if (!rate.allowed) {

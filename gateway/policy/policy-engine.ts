@@ -9,18 +9,26 @@ import type { LookupPolicy, Requester } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
 import type { Logger } from '../foundation/logger.js';
 import { schemasDir } from '../foundation/paths.js';
+import type { Database } from '../storage/database.js';
 import { type CertificateFields, loadCertificateFields } from './certificate-fields.js';
 import { type EffectivePolicy, effectivePolicy } from './effective-policy.js';
+import { createLeasedRateLimiter } from './leased-rate-limiter.js';
 import { decide } from './policy-decision.js';
 import { loadPolicyDirectory } from './policy-loader.js';
 import type { PolicyProblem, PolicySet } from './policy-types.js';
-import { createRateLimiter } from './rate-limiter.js';
+import { createRateLimitStore } from './rate-limit-store.js';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 export interface PolicyEngineOptions {
   /** The policies folder (`gateway/foundation/paths.ts` `policiesDir`). */
   dir: string;
   logger: Logger;
   audit: AuditRecorder;
+  /**
+   * On PostgreSQL, rate limits are shared by every instance on the database (leased from
+   * `rate_limit_buckets`); otherwise (PGlite, a single process, or none) they are kept in memory.
+   */
+  database?: Database;
   /** Milliseconds since the epoch; tests move time. */
   now?: () => number;
   /** Checks types and fields against these; default: read from `schemasDir` at every load. */
@@ -90,7 +98,13 @@ function changes(previous: PolicySet | undefined, next: PolicySet) {
 export async function createPolicyEngine(options: PolicyEngineOptions): Promise<PolicyEngine> {
   const { dir, logger, audit } = options;
   const now = options.now ?? Date.now;
-  const limiter = createRateLimiter(now);
+  const limiter: RateLimiter =
+    options.database?.kind === 'postgres'
+      ? createLeasedRateLimiter({
+          store: createRateLimitStore(options.database),
+          ...(options.now ? { now: options.now } : {}),
+        })
+      : createRateLimiter(now);
   const debounceMs = options.debounceMs ?? 200;
 
   // Read once: reloads re-read the policy files, not the schemas.

@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { LineCounter, parseDocument } from 'yaml';
+import { parseDataFile, schemaProblems } from '../foundation/data-files.js';
 import { policiesDir } from '../foundation/paths.js';
 import type { CertificateFields } from './certificate-fields.js';
 import { checkAcrossFiles, compileDocument, type ParsedPolicy } from './policy-semantics.js';
@@ -75,38 +75,6 @@ export async function loadPolicyDirectory(
   return compilePolicies(sources, options);
 }
 
-function parseSource(
-  source: PolicySource,
-  problems: PolicyProblem[],
-): Omit<ParsedPolicy, 'document'> & { value: unknown } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source.text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  for (const error of doc.errors) {
-    problems.push({
-      file: source.file,
-      line: error.linePos?.[0]?.line,
-      message: error.message.split('\n')[0] ?? '',
-    });
-  }
-  const lineAt = (segments: Array<string | number>) => {
-    for (let length = segments.length; length >= 0; length -= 1) {
-      const node = doc.getIn(segments.slice(0, length), true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (node?.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  return { source, lineAt, value: doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 }) };
-}
-
-const pointerSegments = (pointer: string) =>
-  pointer
-    .split('/')
-    .slice(1)
-    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
-
 export async function compilePolicies(
   sources: PolicySource[],
   options: CompileOptions = {},
@@ -115,24 +83,14 @@ export async function compilePolicies(
   const problems: PolicyProblem[] = [];
   const parsed: ParsedPolicy[] = [];
   for (const source of sources) {
-    const { value, lineAt } = parseSource(source, problems);
+    const { value, lineAt } = parseDataFile(source, problems);
     if (value === undefined) continue;
     if (value === null) {
       problems.push({ file: source.file, message: 'the file is empty' });
       continue;
     }
     if (!validate(value)) {
-      for (const error of validate.errors ?? []) {
-        const params = error.params as { missingProperty?: string; additionalProperty?: string };
-        const child = params.missingProperty ?? params.additionalProperty;
-        const pointer = child === undefined ? error.instancePath : `${error.instancePath}/${child}`;
-        problems.push({
-          file: source.file,
-          line: lineAt(pointerSegments(pointer)),
-          pointer: pointer || '/',
-          message: params.additionalProperty ? 'is not a known property' : (error.message ?? 'is not valid'),
-        });
-      }
+      problems.push(...schemaProblems(source.file, validate.errors, lineAt));
       continue;
     }
     parsed.push({ source, document: value as PolicyDocument, lineAt });

@@ -2,6 +2,7 @@
  * Policy files as written (policies/*.yaml, checked against policies/policy.schema.json) and as
  * compiled for decisions: times resolved to instants, sets for look-ups, masks as functions.
  */
+import type { DataFileProblem } from '../foundation/data-files.js';
 import type { CertificateRecord } from '../protocol/envelopes.js';
 import type { MaskRule } from './masking.js';
 import type { RateLimit } from './rate-limiter.js';
@@ -76,14 +77,8 @@ export interface PolicySet {
   grants: CompiledGrant[];
 }
 
-export interface PolicyProblem {
-  file: string;
-  /** 1-based line in the file, when the problem has a place. */
-  line?: number;
-  /** JSON Pointer into the document. */
-  pointer?: string;
-  message: string;
-}
+/** A problem in a policy file, with its place: file, line, JSON Pointer. */
+export type PolicyProblem = DataFileProblem;
 
 export type PolicyLoadResult = { ok: true; set: PolicySet } | { ok: false; problems: PolicyProblem[] };
 

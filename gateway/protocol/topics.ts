@@ -6,6 +6,8 @@ export interface TopicNames {
   lookupReplies(gatewayInstanceId: string): string;
   heartbeats: string;
   deadLetters: string;
+  /** Every signed audit checkpoint, for departments to keep (docs/audit.md, "Copies outside the database"). */
+  auditCheckpoints: string;
   /** The consumer group every connector instance of a department shares. */
   connectorGroup(department: string): string;
   /** The consumer groups of one gateway instance start with this (its replies, its heartbeats, ...). */
@@ -18,6 +20,7 @@ export function topicNames(prefix: string): TopicNames {
     lookupReplies: (instanceId) => `${prefix}.lookup-replies.${instanceId}`,
     heartbeats: `${prefix}.heartbeats`,
     deadLetters: `${prefix}.dead-letters`,
+    auditCheckpoints: `${prefix}.audit-checkpoints`,
     connectorGroup: (department) => `${prefix}.connector.${department}`,
     gatewayGroups: (instanceId) => `${prefix}.gateway.${instanceId}`,
   };
@@ -63,4 +66,13 @@ export async function ensureSharedTopics(
       ? { retentionMs: REQUEST_TOPIC_RETENTION_MS }
       : { retentionMs: requestRetentionMs, applyToExisting: true },
   );
+}
+
+/**
+ * The audit checkpoint topic: one partition (readers see checkpoints in signing order), compacted and
+ * keyed by sequence, so every checkpoint is kept for good (each key is unique) while a checkpoint
+ * published twice (after a crash, or by two instances) is eventually kept once. Only gateways make it.
+ */
+export async function ensureCheckpointTopic(bus: Bus, topics: TopicNames): Promise<void> {
+  await bus.ensureTopics([topics.auditCheckpoints], 1, { compacted: true });
 }

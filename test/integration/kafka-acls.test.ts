@@ -433,6 +433,9 @@ describe('silobridge kafka acls', () => {
       'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.heartbeats *',
       'User:connector-market-regulation ALLOW WRITE TOPIC LITERAL silobridge.dead-letters *',
       'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.dead-letters *',
+      'User:connector-market-regulation ALLOW READ TOPIC LITERAL silobridge.audit-checkpoints *',
+      'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.audit-checkpoints *',
+      'User:connector-market-regulation ALLOW READ GROUP PREFIXED silobridge.audit-checkpoints. *',
     ]);
     expect(printed.bindings.filter((acl) => acl.principal === 'User:gateway').map(row)).toEqual([
       'User:gateway ALLOW CREATE TOPIC PREFIXED silobridge. *',
@@ -441,12 +444,13 @@ describe('silobridge kafka acls', () => {
       'User:gateway ALLOW ALTER_CONFIGS TOPIC PREFIXED silobridge. *',
       'User:gateway ALLOW WRITE TOPIC PREFIXED silobridge.lookup-requests. *',
       'User:gateway ALLOW WRITE TOPIC LITERAL silobridge.dead-letters *',
+      'User:gateway ALLOW WRITE TOPIC LITERAL silobridge.audit-checkpoints *',
       'User:gateway ALLOW READ TOPIC PREFIXED silobridge.lookup-replies. *',
       'User:gateway ALLOW READ TOPIC LITERAL silobridge.heartbeats *',
       'User:gateway ALLOW READ GROUP PREFIXED silobridge.gateway. *',
       'User:gateway ALLOW DESCRIBE CLUSTER LITERAL kafka-cluster *',
     ]);
-    expect(printed.bindings).toHaveLength(20);
+    expect(printed.bindings).toHaveLength(24);
   });
 
   it('prints a table under the configured prefix and principal names', async () => {
@@ -465,7 +469,7 @@ describe('silobridge kafka acls', () => {
       'NAME',
       'HOST',
     ]);
-    expect(lines).toHaveLength(21);
+    expect(lines).toHaveLength(25);
     expect(lines.map((line) => line.split(/\s+/).join(' '))).toContain(
       'User:connector-civil-affairs ALLOW READ TOPIC LITERAL acme.lookup-requests.civil-affairs *',
     );
@@ -494,9 +498,9 @@ describe('silobridge kafka acls', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
-      `applied to ${broker.brokers.join(',')}: 10 ACL(s) added, 30 already present, 0 removed`,
+      `applied to ${broker.brokers.join(',')}: 13 ACL(s) added, 37 already present, 0 removed`,
     );
-    expect(await aclsOf('connector-public-security')).toHaveLength(10);
+    expect(await aclsOf('connector-public-security')).toHaveLength(13);
   });
 
   it('--apply as a principal that may not manage ACLs fails, saying what it needs', async () => {

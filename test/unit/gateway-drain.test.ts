@@ -3,41 +3,25 @@
  * embedded database and the in-process bus, with raw keep-alive connections, as a load balancer or
  * a busy client holds them.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../gateway/foundation/config.js';
-import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
-import { demoToken, writeTestPolicy } from '../support/gateway-auth.js';
+import type { RunningGateway } from '../../gateway/gateway.js';
+import { type EmbeddedGateway, startEmbeddedGateway } from '../support/embedded-gateway.js';
+import { demoToken } from '../support/gateway-auth.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
 
-let dataDir: string;
+let embedded: EmbeddedGateway;
 let gateway: RunningGateway;
+let dataDir: string;
 let port: number;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-drain-'));
-  const policiesDir = path.join(dataDir, 'policies');
-  await mkdir(policiesDir);
-  await writeTestPolicy(policiesDir);
-  gateway = await startGateway(
-    loadConfig({
-      PORT: '0',
-      SILOBRIDGE_DATA_DIR: dataDir,
-      SILOBRIDGE_POLICIES_DIR: policiesDir,
-      SILOBRIDGE_DEMO_IDENTITIES: 'true',
-      SILOBRIDGE_SHUTDOWN_GRACE_MS: '20000',
-    }),
-    { logger: pino({ level: 'silent' }) },
-  );
+  embedded = await startEmbeddedGateway({ env: { SILOBRIDGE_SHUTDOWN_GRACE_MS: '20000' } });
+  ({ gateway, dataDir } = embedded);
   port = Number(new URL(gateway.url).port);
 });
 afterAll(async () => {
-  await gateway?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await embedded?.close();
 });
 
 /** A raw client connection: what it received, and whether the gateway closed it. */

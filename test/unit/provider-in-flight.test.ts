@@ -4,85 +4,46 @@
  * 503 `provider-busy`, and other departments answer as fast as ever meanwhile. Embedded database,
  * in-process bus, the sample connectors' data, one of them deliberately slow.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { CertificateHandler } from '../../connectors/runtime/certificate-handler.js';
-import { type Connector, createConnector } from '../../connectors/runtime/connector-runtime.js';
 import { createSampleHandlers } from '../../connectors/samples/sample-connectors.js';
-import { loadConfig } from '../../gateway/foundation/config.js';
 import { sampleSeedDir } from '../../gateway/foundation/paths.js';
-import { type RunningGateway, startGateway } from '../../gateway/gateway.js';
-import { demoConnectorSigners } from '../support/department-keys.js';
-import { demoToken, writeTestPolicy } from '../support/gateway-auth.js';
+import type { RunningGateway } from '../../gateway/gateway.js';
+import {
+  delayedSampleHandlers,
+  type EmbeddedGateway,
+  startEmbeddedGateway,
+} from '../support/embedded-gateway.js';
+import { demoToken } from '../support/gateway-auth.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
 
 const LIMIT = 4;
 // The connector answers one request of a subject at a time: the fourth is answered after 4 s, inside the 5 s deadline.
 const SLOW_MS = 1000;
-let dataDir: string;
+let embedded: EmbeddedGateway;
 let gateway: RunningGateway;
 let token: string;
-const connectors: Connector[] = [];
-
-/** The sample department's handlers, each answering only after `ms`. */
-function slowed(department: string, ms: number): Record<string, CertificateHandler> {
-  const handlers = createSampleHandlers(department, sampleSeedDir);
-  return Object.fromEntries(
-    Object.entries(handlers).map(([type, handler]) => [
-      type,
-      {
-        ...handler,
-        async lookup(request, signal) {
-          await delay(ms);
-          return handler.lookup(request, signal);
-        },
-      } satisfies CertificateHandler,
-    ]),
-  );
-}
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(tmpdir(), 'silobridge-in-flight-'));
-  const policiesDir = path.join(dataDir, 'policies');
-  await mkdir(policiesDir);
-  await writeTestPolicy(policiesDir);
-  gateway = await startGateway(
-    loadConfig({
-      PORT: '0',
-      SILOBRIDGE_DATA_DIR: dataDir,
-      SILOBRIDGE_POLICIES_DIR: policiesDir,
-      SILOBRIDGE_DEMO_IDENTITIES: 'true',
+  embedded = await startEmbeddedGateway({
+    env: {
       SILOBRIDGE_SAMPLE_CONNECTORS: 'false',
       SILOBRIDGE_MAX_IN_FLIGHT_PER_DEPARTMENT: String(LIMIT),
-    }),
-    { logger: pino({ level: 'silent' }) },
+    },
+  });
+  gateway = embedded.gateway;
+  await embedded.startConnector(
+    'public-security',
+    delayedSampleHandlers('public-security', () => SLOW_MS),
   );
-  const signerFor = await demoConnectorSigners(dataDir);
-  for (const [department, ms] of [
-    ['public-security', SLOW_MS],
-    ['market-regulation', 0],
-  ] as const) {
-    const connector = createConnector({
-      bus: gateway.bus,
-      department,
-      topicPrefix: gateway.config.topicPrefix,
-      signer: signerFor(department),
-      handlers: slowed(department, ms),
-      logger: pino({ level: 'silent' }),
-    });
-    await connector.start();
-    connectors.push(connector);
-  }
-  token = await demoToken(dataDir);
+  await embedded.startConnector(
+    'market-regulation',
+    createSampleHandlers('market-regulation', sampleSeedDir),
+  );
+  token = await demoToken(embedded.dataDir);
 });
 afterAll(async () => {
-  for (const connector of connectors) await connector.stop();
-  await gateway?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await embedded?.close();
 });
 
 async function lookup(certificateType: string) {
