@@ -286,7 +286,14 @@ export async function startGateway(
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     logger.info({ url, bus: bus.kind, instanceId: config.instanceId }, 'gateway listening');
     // Human hints go to stderr, so stdout stays one JSON log line per event.
-    if (demo && deps.printBanner) process.stderr.write(demoBanner(url, demo));
+    if (demo && deps.printBanner)
+      process.stderr.write(
+        demoBanner(url, demo, {
+          database: database.kind,
+          bus: bus.kind,
+          sampleConnectors: config.sampleConnectors,
+        }),
+      );
 
     let closing: Promise<void> | undefined;
     const close = () => {

@@ -3,7 +3,8 @@
  * at least once: a message's offset is committed only after its handler settled (kafkajs autoCommit
  * commits the offsets eachMessage resolved, after each batch), and a handler's exception is logged
  * and the message skipped. Publishes to one topic in the same event-loop turn share one produce
- * request. Topics are never auto-created. Every subscription is its own consumer
+ * request, split so that no request exceeds `maxRequestBytes` (below the broker's
+ * `message.max.bytes`). Topics are never auto-created. Every subscription is its own consumer
  * (kafka-subscription.ts); the producer and the admin client are shared and connected on first use.
  * TLS and SASL come from `security` (KAFKA_SSL*, KAFKA_SASL_* in gateway/foundation/config.ts); a
  * refused login is a KafkaAuthenticationError from whichever call first connected, never a retry loop.
@@ -43,7 +44,19 @@ export interface KafkaBusOptions {
   clientLogLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** How long check() waits for the cluster. Default 2000 ms. */
   checkTimeoutMs?: number;
+  /**
+   * The most message bytes (keys, values, headers, and a generous allowance for each record's
+   * framing) that publishes coalesced in one event-loop turn put into one produce request; more
+   * go out as several requests in the same turn. Keep it below the broker's (and topic's)
+   * `message.max.bytes`, else the broker refuses the whole request (MESSAGE_TOO_LARGE). Default
+   * DEFAULT_MAX_REQUEST_BYTES, 1,000,000: under the broker's default of 1,048,588. A single message
+   * larger than this still goes out, alone.
+   */
+  maxRequestBytes?: number;
 }
+
+/** Below Kafka's default `message.max.bytes` (1,048,588), with room for the record batch header. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1_000_000;
 
 const CLIENT_LOG_LEVELS = {
   error: logLevel.ERROR,
@@ -120,14 +133,19 @@ class KafkaBus implements Bus {
   private readonly admin: LazyClient<Admin>;
   private readonly producer: LazyClient<Producer>;
   private readonly subscriptions = new Set<KafkaSubscription>();
-  /** Messages published this event-loop turn, per topic, and the send they go out with. */
-  private readonly sendQueue = new Map<string, { messages: OutgoingMessage[]; sent: Promise<void> }>();
+  /** Messages published this event-loop turn, per topic: the produce requests they go out in. */
+  private readonly sendQueue = new Map<string, PendingRequest[]>();
+  private readonly maxRequestBytes: number;
   /** Topics seen to exist, so publish asks the cluster only about new names. */
   private readonly knownTopics = new Set<string>();
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: KafkaBusOptions) {
     this.logger = options.logger;
+    this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    if (!(this.maxRequestBytes > 0)) {
+      throw new Error(`maxRequestBytes must be a positive number, not ${options.maxRequestBytes}.`);
+    }
     this.kafka = createKafkaClient(options);
     this.admin = new LazyClient(() => this.kafka.admin());
     // Not idempotent: kafkajs then retries without limit, so a publish to a deleted topic or a
@@ -217,19 +235,48 @@ class KafkaBus implements Bus {
     await this.assertTopicsExist([topic]);
     // kafkajs has no linger: every send() is its own produce request, with its own broker and
     // event-loop cost. Publishes to one topic in the same event-loop turn share one request: no added
-    // latency when idle, several messages per request under load.
-    let batch = this.sendQueue.get(topic);
-    if (!batch) {
-      const queued: OutgoingMessage[] = [];
-      const sent = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.sendQueue.delete(topic);
-        return this.send(topic, queued);
-      });
-      batch = { messages: queued, sent };
-      this.sendQueue.set(topic, batch);
+    // latency when idle, several messages per request under load. The broker refuses a request
+    // larger than its message.max.bytes as a whole, so a turn's messages are split at
+    // maxRequestBytes into several requests, all sent at the end of the turn.
+    const requests = this.turnRequests(topic);
+    const waits = new Set<Promise<void>>();
+    for (const message of messages) {
+      const bytes = estimatedBytes(message);
+      let request = requests.at(-1);
+      if (!request || (request.messages.length > 0 && request.bytes + bytes > this.maxRequestBytes)) {
+        request = this.queueRequest(topic, requests);
+      }
+      request.messages.push(message);
+      request.bytes += bytes;
+      waits.add(request.sent);
     }
-    batch.messages.push(...messages);
-    return batch.sent;
+    await Promise.all(waits);
+  }
+
+  /** This turn's produce requests to `topic`, sent together once the turn ends. */
+  private turnRequests(topic: string): PendingRequest[] {
+    let requests = this.sendQueue.get(topic);
+    if (!requests) {
+      const queued: PendingRequest[] = [];
+      requests = queued;
+      this.sendQueue.set(topic, queued);
+      setImmediate(() => {
+        this.sendQueue.delete(topic);
+        for (const request of queued) request.flush();
+      });
+    }
+    return requests;
+  }
+
+  private queueRequest(topic: string, requests: PendingRequest[]): PendingRequest {
+    let flush!: () => void;
+    const turnEnded = new Promise<void>((resolve) => {
+      flush = resolve;
+    });
+    const request: PendingRequest = { messages: [], bytes: 0, flush, sent: Promise.resolve() };
+    request.sent = turnEnded.then(() => this.send(topic, request.messages));
+    requests.push(request);
+    return request;
   }
 
   private async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
@@ -329,6 +376,29 @@ class KafkaBus implements Bus {
   private readonly explain = (error: unknown): never => {
     throw explainConnectionError(error, this.options.security?.sasl);
   };
+}
+
+/** One produce request being filled during an event-loop turn. */
+interface PendingRequest {
+  messages: OutgoingMessage[];
+  /** estimatedBytes() of `messages`, summed. */
+  bytes: number;
+  /** Called once the turn has ended: `sent` then sends the request. */
+  flush: () => void;
+  sent: Promise<void>;
+}
+
+/**
+ * An upper bound on a message's share of a produce request: key, value and header bytes, plus the
+ * most a record's framing can add (length, attributes, timestamp and offset deltas, key and value
+ * lengths, header count: 36 bytes as varints; each header's two lengths: 10).
+ */
+function estimatedBytes(message: OutgoingMessage): number {
+  let bytes = 36 + Buffer.byteLength(message.value) + (message.key ? Buffer.byteLength(message.key) : 0);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += 10 + Buffer.byteLength(name) + Buffer.byteLength(String(value));
+  }
+  return bytes;
 }
 
 /** A client connected on first use; a failed connection is dropped so the next use tries again. */

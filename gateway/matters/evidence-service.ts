@@ -1,6 +1,6 @@
 /**
- * An evidence bundle: every certificate a matter names (required, optional, and each alternative)
- * fetched in parallel through the lookup service, so policy, audit, the department's signature and
+ * An evidence bundle: every evidence item a matter names (required and optional) fetched in parallel
+ * through the lookup service (an item's alternatives one after the other, until one is found), so policy, audit, the department's signature and
  * masking are exactly a single lookup's; each lookup's audit event carries the bundle id, and all
  * of them wait for providers until one shared deadline. The answer lists each item with its outcome,
  * names the required evidence not obtained (with its alternatives, so the officer knows what to ask
@@ -94,37 +94,49 @@ export function createEvidenceService(options: EvidenceServiceOptions): Evidence
       const createdAt = new Date().toISOString();
       const deadline = Date.now() + options.timeoutMs;
       const purpose = purposeOf(matter, request);
-      const wanted = matter.evidence.flatMap((evidence) =>
-        evidence.anyOf.map((certificateType) => ({ evidence, certificateType })),
-      );
-      const items = await Promise.all(
-        wanted.map(async ({ evidence, certificateType }): Promise<BundleItem> => {
-          const base = { evidence: evidence.id, certificateType, required: evidence.required };
-          const body = {
-            certificateType,
-            subject: subjectFor(matter, certificateType, request.applicant),
-            purpose,
-          };
-          let result: LookupResult;
-          try {
-            result = await lookups.lookup(body, requester, { bundleId, deadline });
-          } catch (error) {
-            return { ...base, ...failed(error, bundleId, logger) };
+      const fetchItem = async (
+        evidence: Matter['evidence'][number],
+        certificateType: string,
+      ): Promise<BundleItem> => {
+        const base = { evidence: evidence.id, certificateType, required: evidence.required };
+        const body = {
+          certificateType,
+          subject: subjectFor(matter, certificateType, request.applicant),
+          purpose,
+        };
+        let result: LookupResult;
+        try {
+          result = await lookups.lookup(body, requester, { bundleId, deadline });
+        } catch (error) {
+          return { ...base, ...failed(error, bundleId, logger) };
+        }
+        return {
+          ...base,
+          status: 'found',
+          lookupId: result.lookupId,
+          provider: result.provider,
+          schemaVersion: result.schemaVersion,
+          record: result.record,
+          recordDigest: result.recordDigest,
+          retrievedAt: result.retrievedAt,
+          signature: await signLookup(result, requester),
+          departmentSignature: result.departmentSignature,
+        };
+      };
+      // Evidence items in parallel; an item's alternatives in the catalogue's order, stopping at the
+      // first found: no more personal data is fetched than the matter needs.
+      const perEvidence = await Promise.all(
+        matter.evidence.map(async (evidence) => {
+          const tried: BundleItem[] = [];
+          for (const certificateType of evidence.anyOf) {
+            const item = await fetchItem(evidence, certificateType);
+            tried.push(item);
+            if (item.status === 'found') break;
           }
-          return {
-            ...base,
-            status: 'found',
-            lookupId: result.lookupId,
-            provider: result.provider,
-            schemaVersion: result.schemaVersion,
-            record: result.record,
-            recordDigest: result.recordDigest,
-            retrievedAt: result.retrievedAt,
-            signature: await signLookup(result, requester),
-            departmentSignature: result.departmentSignature,
-          };
+          return tried;
         }),
       );
+      const items = perEvidence.flat();
       const missing = matter.evidence
         .filter((evidence) => evidence.required)
         .filter((evidence) => !items.some((item) => item.evidence === evidence.id && item.status === 'found'))

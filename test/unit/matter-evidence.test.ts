@@ -56,9 +56,14 @@ function testPolicies() {
   });
   return {
     'approval.json': policy('matters-approval', APPROVAL, 10_000, [
-      all('resident-id-card', ['SC-0201', 'NR-0101', 'TEST-ALT'], ['residentIdNumber', 'name', 'status'], {
-        residentIdNumber: { keepStart: 6, keepEnd: 4 },
-      }),
+      all(
+        'resident-id-card',
+        ['SC-0201', 'NR-0101', 'TEST-ALT', 'TEST-ALT-FIRST'],
+        ['residentIdNumber', 'name', 'status'],
+        {
+          residentIdNumber: { keepStart: 6, keepEnd: 4 },
+        },
+      ),
       all('real-estate-certificate', ['SC-0201'], ['certificateNumber', 'location', 'status']),
       all('marriage-certificate', ['SC-0201'], ['certificateNumber', 'registeredOn', 'status']),
       all('business-licence', ['SC-0101'], ['name', 'status']),
@@ -83,6 +88,15 @@ matters:
         name: { zh: 身份, en: Identity }
         required: true
         anyOf: [marriage-certificate, resident-id-card]
+  - code: TEST-ALT-FIRST
+    name: { zh: 测试事项二, en: Test matter whose first alternative is found }
+    party: person
+    legalBasis: Test fixture.
+    evidence:
+      - id: identity
+        name: { zh: 身份, en: Identity }
+        required: true
+        anyOf: [resident-id-card, marriage-certificate]
 `;
 
 beforeAll(async () => {
@@ -326,6 +340,18 @@ describe('POST /v1/matters/{code}/evidence', () => {
     expect(byType(body, 'marriage-certificate').status).toBe('denied');
     expect(byType(body, 'resident-id-card').status).toBe('found');
     expect(body.missing).toEqual([]);
+  });
+
+  it('fetches no more than the matter needs: once an alternative is found, the next is not looked up', async () => {
+    const { body } = await collect('TEST-ALT-FIRST', { residentIdNumber: LIN });
+    expect(body.items.map((item: Json) => [item.certificateType, item.status])).toEqual([
+      ['resident-id-card', 'found'],
+    ]);
+    const { rows } = await gateway.database.query<{ n: string | number }>(
+      `SELECT count(*) AS n FROM audit_events WHERE event->>'bundleId' = $1`,
+      [body.bundleId],
+    );
+    expect(Number(rows[0]?.n)).toBe(1);
   });
 
   it('counts each item against the policy’s rate limit, as a lookup', async () => {
