@@ -10,7 +10,7 @@ import {
   MAX_PERIOD_DAYS,
   MAX_SUMMARY_DAYS,
 } from '../statistics/statistics-params.js';
-import { GRANULARITIES, GROUP_KEYS } from '../statistics/statistics-store.js';
+import { GRANULARITIES, GROUP_KEYS, OUTCOME_COUNTERS } from '../statistics/statistics-store.js';
 import { certificateType, departmentCode } from './openapi-components.js';
 import { type JsonObject, json, operation, queryParameter, ref } from './openapi-operations.js';
 
@@ -70,17 +70,7 @@ export const statisticsComponents: Record<string, JsonObject> = {
   StatisticsCounters: {
     type: 'object',
     description: `Lookups by outcome (${LOOKUP_OUTCOMES.join(', ')}).`,
-    required: [
-      'total',
-      'granted',
-      'denied',
-      'notFound',
-      'failed',
-      'timedOut',
-      'invalid',
-      'deniedByReason',
-      'latencyMs',
-    ],
+    required: [...OUTCOME_COUNTERS, 'deniedByReason', 'latencyMs'],
     properties: counters,
   },
   Statistics: {

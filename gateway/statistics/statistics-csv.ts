@@ -4,6 +4,7 @@
  * return) as a formula, so such a cell is prefixed with ' (OWASP's CSV injection advice).
  */
 import type { SharingStatistics } from './statistics-service.js';
+import { OUTCOME_COUNTERS } from './statistics-store.js';
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -19,13 +20,7 @@ export function statisticsCsv(statistics: SharingStatistics): string {
   const header = [
     'period',
     ...statistics.groupBy,
-    'total',
-    'granted',
-    'denied',
-    'notFound',
-    'failed',
-    'timedOut',
-    'invalid',
+    ...OUTCOME_COUNTERS,
     ...reasons.map((reason) => `denied:${reason}`),
     'latencyP50Ms',
     'latencyP90Ms',

@@ -11,6 +11,8 @@ import {
   type Granularity,
   type GroupKey,
   inSnapshot,
+  OUTCOME_COUNTERS,
+  type OutcomeCounts,
   timeZones,
 } from './statistics-store.js';
 
@@ -22,14 +24,7 @@ export interface LatencySummary {
   mean: number | null;
 }
 
-export interface Counters {
-  total: number;
-  granted: number;
-  denied: number;
-  notFound: number;
-  failed: number;
-  timedOut: number;
-  invalid: number;
+export interface Counters extends OutcomeCounts {
   deniedByReason: Record<string, number>;
   /** Of the lookups the provider answered (granted, not found). */
   latencyMs: LatencySummary;
@@ -156,18 +151,7 @@ export function sumRows(rows: readonly AggregateRow[]): AggregateRow {
     histogram: emptyHistogram(),
   };
   for (const row of rows) {
-    for (const key of [
-      'total',
-      'granted',
-      'denied',
-      'notFound',
-      'failed',
-      'timedOut',
-      'invalid',
-      'schemaRejected',
-      'answered',
-      'answeredLatencySumMs',
-    ] as const) {
+    for (const key of [...OUTCOME_COUNTERS, 'schemaRejected', 'answered', 'answeredLatencySumMs'] as const) {
       sum[key] += row[key];
     }
     for (const [reason, n] of Object.entries(row.deniedByReason)) {

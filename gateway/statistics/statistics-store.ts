@@ -30,19 +30,24 @@ export interface AggregateQuery {
   certificateType?: string;
 }
 
-export interface AggregateRow {
+/** The lookups counted per period and group: all of them, then by outcome (LOOKUP_OUTCOMES). */
+export const OUTCOME_COUNTERS = [
+  'total',
+  'granted',
+  'denied',
+  'notFound',
+  'failed',
+  'timedOut',
+  'invalid',
+] as const;
+export type OutcomeCounts = Record<(typeof OUTCOME_COUNTERS)[number], number>;
+
+export interface AggregateRow extends OutcomeCounts {
   /** Start of the period as local time with its UTC offset, e.g. 2026-03-02T00:00:00+08:00. */
   period: string;
   requester?: string | null;
   provider?: string | null;
   certificateType?: string | null;
-  total: number;
-  granted: number;
-  denied: number;
-  notFound: number;
-  failed: number;
-  timedOut: number;
-  invalid: number;
   schemaRejected: number;
   deniedByReason: Record<string, number>;
   /** Of the answered lookups (ANSWERED_OUTCOMES). */
