@@ -2,11 +2,13 @@
  * Schemas of answers (and of the registry's bodies) shared by several operations. Patterns, enums and
  * limits come from the constants the gateway checks with, so the words here cannot drift from them.
  */
+
 import { ROLES } from '../access/caller.js';
 import { EVENT_KINDS } from '../audit/audit-query.js';
 import { PROBLEM_TYPE_BASE } from '../foundation/errors.js';
 import { SIGNING_ALGORITHMS } from '../identity/system-keys.js';
 import { CERTIFICATE_TYPE_PATTERN, DEPARTMENT_CODE_PATTERN, SYSTEM_ID_PATTERN } from '../protocol/codes.js';
+import { REGISTRY_REQUEST_SCHEMAS } from '../registry/registry-requests.js';
 import type { JsonObject } from './openapi-operations.js';
 
 const string = { type: 'string' };
@@ -67,15 +69,6 @@ const key = object(
     jwk,
   },
   ['kid', 'alg', 'status', 'thumbprint', 'createdAt', 'createdBy', 'jwk'],
-);
-
-const newKey = object(
-  {
-    jwk: { type: 'object', description: 'The public JWK (a private one is refused).' },
-    alg: { enum: [...SIGNING_ALGORITHMS], description: 'Pinned on the key; default from the key type.' },
-  },
-  ['jwk'],
-  { additionalProperties: false },
 );
 
 const instance = object(
@@ -154,7 +147,7 @@ export const sharedComponents: Record<string, JsonObject> = {
     'nameZh',
   ]),
   Key: key,
-  NewKey: newKey,
+  NewKey: REGISTRY_REQUEST_SCHEMAS.key,
   System: object(
     {
       id: systemId,

@@ -1,10 +1,11 @@
 /**
  * The registry (departments, systems, keys), connector onboarding and the policies in force. Request
- * bodies here are validated by ajv schemas written in code (gateway/registry/registry-requests.ts,
- * connector-registrations.ts), which are not exported: they are described again below, from the same
- * patterns and enums.
+ * bodies are the very schemas the registry validates them with (gateway/registry/registry-requests.ts,
+ * connector-registrations.ts).
  */
-import { certificateType, departmentCode, roles, systemId } from './openapi-components.js';
+import { REGISTRATION_REQUEST_SCHEMA } from '../registry/connector-registrations.js';
+import { REGISTRY_REQUEST_SCHEMAS } from '../registry/registry-requests.js';
+import { departmentCode } from './openapi-components.js';
 import {
   type JsonObject,
   json,
@@ -15,7 +16,6 @@ import {
   ref,
 } from './openapi-operations.js';
 
-const name = { type: 'string', minLength: 1, maxLength: 200 };
 const string = { type: 'string' };
 const list = (member: string, component: string) => ({
   type: 'object',
@@ -31,48 +31,6 @@ const department = pathParameter('department', 'A department code.', departmentC
 const SELF = 'the system itself';
 const OWN_DEPARTMENT = '`connector`: its own department only';
 
-const newDepartment = {
-  type: 'object',
-  required: ['code', 'nameEn', 'nameZh'],
-  additionalProperties: false,
-  properties: { code: departmentCode, nameEn: name, nameZh: name },
-};
-const newSystem = {
-  type: 'object',
-  required: ['id', 'name', 'roles'],
-  additionalProperties: false,
-  properties: {
-    id: systemId,
-    name,
-    roles,
-    keys: { type: 'array', items: ref('NewKey'), maxItems: 5 },
-  },
-};
-const systemChanges = {
-  type: 'object',
-  minProperties: 1,
-  additionalProperties: false,
-  properties: { name, roles, enabled: { type: 'boolean' } },
-};
-const registration = {
-  type: 'object',
-  required: ['certificateTypes'],
-  additionalProperties: false,
-  properties: {
-    department: { ...departmentCode, description: 'Default: the caller’s department.' },
-    certificateTypes: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 100,
-      items: {
-        type: 'object',
-        required: ['certificateType'],
-        additionalProperties: false,
-        properties: { certificateType, schemaVersion: { type: 'integer', minimum: 1, maximum: 1000 } },
-      },
-    },
-  },
-};
 const KEY_PROBLEMS = ['invalid-request', 'invalid-key', 'private-key-submitted'];
 
 export function registryPaths(): JsonObject {
@@ -100,7 +58,7 @@ export function registryPaths(): JsonObject {
         summary: 'Add a department',
         tag: 'registry',
         access: { roles: ['admin'] },
-        body: newDepartment,
+        body: REGISTRY_REQUEST_SCHEMAS.department,
         responses: { 201: json('Added (audited).', ref('Department'), LOCATION) },
         problems: { 400: ['invalid-request'], 409: ['department-exists'] },
       }),
@@ -131,7 +89,7 @@ export function registryPaths(): JsonObject {
         summary: 'Register a system',
         tag: 'registry',
         access: { roles: ['admin'] },
-        body: newSystem,
+        body: REGISTRY_REQUEST_SCHEMAS.system,
         responses: { 201: json('Registered (audited).', ref('System'), LOCATION) },
         problems: {
           400: ['invalid-request', 'unknown-department', ...KEY_PROBLEMS],
@@ -157,7 +115,7 @@ export function registryPaths(): JsonObject {
         tag: 'registry',
         access: { roles: ['admin'] },
         parameters: systemPath,
-        body: systemChanges,
+        body: REGISTRY_REQUEST_SCHEMAS.systemChanges,
         responses: { 200: json('The system as changed (audited).', ref('System')) },
         problems: {
           400: ['invalid-request'],
@@ -219,7 +177,7 @@ export function registryPaths(): JsonObject {
           'A `connector` system registers for its own department, an admin for any (docs/connectors.md).',
         tag: 'connectors',
         access: { roles: ['connector', 'admin'], note: OWN_DEPARTMENT },
-        body: registration,
+        body: REGISTRATION_REQUEST_SCHEMA,
         responses: { 201: json('Everything the connector needs.', ref('ConnectorSetup'), LOCATION) },
         problems: {
           400: [

@@ -28,12 +28,17 @@ export interface RegistrationRequest {
   certificateTypes: Array<{ certificateType: string; schemaVersion?: number }>;
 }
 
-const validateRequest = new Ajv2020({ allErrors: true, strict: true }).compile<RegistrationRequest>({
+/** The registration request's JSON Schema: validated here, described as it is in the OpenAPI document. */
+export const REGISTRATION_REQUEST_SCHEMA = {
   type: 'object',
   required: ['certificateTypes'],
   additionalProperties: false,
   properties: {
-    department: { type: 'string', pattern: DEPARTMENT_CODE_PATTERN.source },
+    department: {
+      type: 'string',
+      pattern: DEPARTMENT_CODE_PATTERN.source,
+      description: 'Default: the caller’s department.',
+    },
     certificateTypes: {
       type: 'array',
       minItems: 1,
@@ -49,7 +54,11 @@ const validateRequest = new Ajv2020({ allErrors: true, strict: true }).compile<R
       },
     },
   },
-});
+};
+
+const validateRequest = new Ajv2020({ allErrors: true, strict: true }).compile<RegistrationRequest>(
+  REGISTRATION_REQUEST_SCHEMA,
+);
 
 export function parseRegistrationRequest(body: unknown): RegistrationRequest {
   if (validateRequest(body)) return body;

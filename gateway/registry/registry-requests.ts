@@ -20,39 +20,47 @@ const key = {
   type: 'object',
   required: ['jwk'],
   additionalProperties: false,
-  properties: { jwk: { type: 'object' }, alg: { enum: [...SIGNING_ALGORITHMS] } },
+  properties: {
+    jwk: { type: 'object', description: 'The public JWK (a private one is refused).' },
+    alg: { enum: [...SIGNING_ALGORITHMS], description: 'Pinned on the key; default from the key type.' },
+  },
 };
 
-const validateDepartment = ajv.compile<Omit<Department, 'createdAt'>>({
-  type: 'object',
-  required: ['code', 'nameEn', 'nameZh'],
-  additionalProperties: false,
-  properties: {
-    code: { type: 'string', pattern: DEPARTMENT_CODE_PATTERN.source },
-    nameEn: name,
-    nameZh: name,
+/** The request bodies' JSON Schemas: validated here, described as they are in the OpenAPI document. */
+export const REGISTRY_REQUEST_SCHEMAS = {
+  department: {
+    type: 'object',
+    required: ['code', 'nameEn', 'nameZh'],
+    additionalProperties: false,
+    properties: {
+      code: { type: 'string', pattern: DEPARTMENT_CODE_PATTERN.source },
+      nameEn: name,
+      nameZh: name,
+    },
   },
-});
-
-const validateSystem = ajv.compile<NewSystem>({
-  type: 'object',
-  required: ['id', 'name', 'roles'],
-  additionalProperties: false,
-  properties: {
-    id: { type: 'string', pattern: SYSTEM_ID_PATTERN.source },
-    name,
-    roles,
-    keys: { type: 'array', items: key, maxItems: 5 },
+  system: {
+    type: 'object',
+    required: ['id', 'name', 'roles'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string', pattern: SYSTEM_ID_PATTERN.source },
+      name,
+      roles,
+      keys: { type: 'array', items: key, maxItems: 5 },
+    },
   },
-});
+  systemChanges: {
+    type: 'object',
+    minProperties: 1,
+    additionalProperties: false,
+    properties: { name, roles, enabled: { type: 'boolean' } },
+  },
+  key,
+};
 
-const validateChanges = ajv.compile<SystemChanges>({
-  type: 'object',
-  minProperties: 1,
-  additionalProperties: false,
-  properties: { name, roles, enabled: { type: 'boolean' } },
-});
-
+const validateDepartment = ajv.compile<Omit<Department, 'createdAt'>>(REGISTRY_REQUEST_SCHEMAS.department);
+const validateSystem = ajv.compile<NewSystem>(REGISTRY_REQUEST_SCHEMAS.system);
+const validateChanges = ajv.compile<SystemChanges>(REGISTRY_REQUEST_SCHEMAS.systemChanges);
 const validateKey = ajv.compile<NewKey>(key);
 
 function check<T>(
