@@ -8,13 +8,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { CHECKPOINT_TYP, claimedCheckpoint } from '../../gateway/audit/audit-checkpoints.js';
 import { readHeldCheckpoints } from '../../gateway/audit/checkpoint-sources.js';
-import { registerAuditCommands } from '../../gateway/cli/audit-commands.js';
 import type { RunningGateway } from '../../gateway/gateway.js';
+import { runAuditCli } from '../support/audit-cli.js';
 import { lookupBody } from '../support/lookup-fixtures.js';
 import {
   createTestGatewayEnvironment,
@@ -33,33 +31,17 @@ let folder: string;
 let dir: string;
 
 async function cli(...args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  let code = 0;
-  const program = new Command('silobridge').exitOverride();
-  registerAuditCommands(program, {
-    loadConfig: () => ({ databaseUrl: env.database.url, dataDir: env.dataDir }),
-    loadKafkaConfig: () => ({
-      kafkaBrokers: inject('kafkaBrokers').split(','),
-      kafkaSecurity: { ssl: false },
-      topicPrefix: PREFIX,
-    }),
-    stdout,
-    stderr,
-    setExitCode: (exitCode) => {
-      code = exitCode;
+  return runAuditCli(
+    {
+      loadConfig: () => ({ databaseUrl: env.database.url, dataDir: env.dataDir }),
+      loadKafkaConfig: () => ({
+        kafkaBrokers: inject('kafkaBrokers').split(','),
+        kafkaSecurity: { ssl: false },
+        topicPrefix: PREFIX,
+      }),
     },
-  });
-  await program.parseAsync(['node', 'silobridge', 'audit', ...args]);
-  return { code, stdout: out, stderr: err };
+    ...args,
+  );
 }
 
 beforeAll(async () => {

@@ -14,9 +14,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import canonicalize from 'canonicalize';
-import { Command } from 'commander';
 import type { RequestHandler } from 'express';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -25,7 +23,6 @@ import { type ChainRow, chainHash } from '../../gateway/audit/audit-chain.js';
 import { CHECKPOINT_LOG, CHECKPOINT_TYP } from '../../gateway/audit/audit-checkpoints.js';
 import { readHeldCheckpoints } from '../../gateway/audit/checkpoint-sources.js';
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
-import { registerAuditCommands } from '../../gateway/cli/audit-commands.js';
 import { createLogger } from '../../gateway/foundation/logger.js';
 import { createApp } from '../../gateway/http/app.js';
 import { createLookupRouter } from '../../gateway/lookups/lookup-routes.js';
@@ -35,6 +32,7 @@ import { signCompact } from '../../gateway/signing/jws.js';
 import { type Signing, startSigning } from '../../gateway/signing/signing.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { runAuditCli } from '../support/audit-cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const SECRET = 'audit-checkpoint-insider-signing-secret-0123';
@@ -65,33 +63,17 @@ describe('an insider with full database rights, against checkpoints held outside
 
   /** The CLI as a department or the supervisor runs it; resolves with exit code and output. */
   async function cli(...args: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    let code = 0;
-    const program = new Command('silobridge').exitOverride();
-    registerAuditCommands(program, {
-      loadConfig: () => ({ databaseUrl: testDb.url, dataDir: dir, signingKeySecret: SECRET }),
-      loadKafkaConfig: () => ({
-        kafkaBrokers: inject('kafkaBrokers').split(','),
-        kafkaSecurity: { ssl: false },
-        topicPrefix: prefix,
-      }),
-      stdout,
-      stderr,
-      setExitCode: (exitCode) => {
-        code = exitCode;
+    return runAuditCli(
+      {
+        loadConfig: () => ({ databaseUrl: testDb.url, dataDir: dir, signingKeySecret: SECRET }),
+        loadKafkaConfig: () => ({
+          kafkaBrokers: inject('kafkaBrokers').split(','),
+          kafkaSecurity: { ssl: false },
+          topicPrefix: prefix,
+        }),
       },
-    });
-    await program.parseAsync(['node', 'silobridge', 'audit', ...args]);
-    return { code, stdout: out, stderr: err };
+      ...args,
+    );
   }
 
   /** As a superuser, the append-only triggers off for one transaction (test/integration/audit-tamper.test.ts). */

@@ -1,18 +1,16 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { Command } from 'commander';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type ChainRow, chainHash, GENESIS_HASH } from '../../gateway/audit/audit-chain.js';
 import { createAuditLog } from '../../gateway/audit/audit-log.js';
 import { verifyAuditLog } from '../../gateway/audit/audit-verify.js';
-import { registerAuditCommands } from '../../gateway/cli/audit-commands.js';
 import { createLogger } from '../../gateway/foundation/logger.js';
 import { openSigningKeyRing } from '../../gateway/signing/signing-keys.js';
 import type { Database } from '../../gateway/storage/database.js';
 import { createPostgresDatabase } from '../../gateway/storage/postgres-database.js';
+import { runAuditCli } from '../support/audit-cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const SECRET = 'audit-tamper-test-signing-secret-01234567';
@@ -21,28 +19,12 @@ const EVENTS = 30;
 
 /** The CLI as an operator runs it, against this test's database; resolves with exit code and output. */
 async function cli(url: string, dataDir: string, ...args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  let code = 0;
-  const program = new Command('silobridge').exitOverride();
-  registerAuditCommands(program, {
-    loadConfig: () => ({ databaseUrl: url, dataDir, signingKeySecret: SECRET }),
-    stdout,
-    stderr,
-    setExitCode: (exitCode) => {
-      code = exitCode;
+  return runAuditCli(
+    {
+      loadConfig: () => ({ databaseUrl: url, dataDir, signingKeySecret: SECRET }),
     },
-  });
-  await program.parseAsync(['node', 'silobridge', 'audit', ...args]);
-  return { code, stdout: out, stderr: err };
+    ...args,
+  );
 }
 
 describe('tampering with the audit log is detected and the event named', () => {
