@@ -209,7 +209,7 @@ describe('soak', () => {
       console.info(
         `[soak] gateway pid ${pid}: heap ${mb(first.heap)} -> ${mb(last.heap)} MB (slope ${mb(slopePerMinute(times, heap(settled)))} MB/min), ` +
           `RSS ${mb(first.rss)} -> ${mb(last.rss)} MB (slope ${mb(slopePerMinute(times, rss(settled)))} MB/min, peak ${mb(Math.max(...rss(usage)))} MB), ` +
-          `fds ${first.fds} -> ${last.fds} (max ${Math.max(...fds(usage))}); ${usage.length} readings, medians of the first and last fifth after a ${(warmUp / 1000).toFixed(0)} s warm-up; connectors' RSS at the end: ${connectorRss.join(', ')}`,
+          `fds other than sockets ${first.fds} -> ${last.fds} (max ${Math.max(...fds(usage))}), sockets ${usage[0]?.sockets} -> ${usage.at(-1)?.sockets} (max ${Math.max(...usage.map((u) => u.sockets))}); ${usage.length} readings, medians of the first and last fifth after a ${(warmUp / 1000).toFixed(0)} s warm-up; connectors' RSS at the end: ${connectorRss.join(', ')}`,
       );
 
       expect(samples.filter((s) => s.mismatch).map((s) => s.mismatch)).toEqual([]);

@@ -3,13 +3,19 @@
  * (/proc/<pid>/status VmRSS), open file descriptors (/proc/<pid>/fd), and the V8 heap in use
  * (prom-client's nodejs_heap_size_used_bytes). Linux only, like the CI machine.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 
 export interface Usage {
   /** performance.now() of the reading. */
   at: number;
   rssBytes: number;
+  /**
+   * Open file descriptors other than sockets (files, pipes, event descriptors). Sockets come and go
+   * with the clients' connections (a latency spike at a fixed request rate opens more), so they
+   * are counted apart: a growing count here is a leak, a growing socket count may be load.
+   */
   fds: number;
+  sockets: number;
   /** Undefined when no metrics URL was given or it did not answer. */
   heapUsedBytes?: number;
 }
@@ -17,7 +23,11 @@ export interface Usage {
 export async function readUsage(pid: number, metricsUrl?: string): Promise<Usage> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN);
-  const fds = (await readdir(`/proc/${pid}/fd`)).length;
+  const targets = await Promise.all(
+    (await readdir(`/proc/${pid}/fd`)).map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')),
+  );
+  const sockets = targets.filter((target) => target.startsWith('socket:')).length;
+  const fds = targets.length - sockets;
   let heapUsedBytes: number | undefined;
   if (metricsUrl) {
     const text = await fetch(metricsUrl)
@@ -26,7 +36,13 @@ export async function readUsage(pid: number, metricsUrl?: string): Promise<Usage
     const match = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
     if (match) heapUsedBytes = Number(match[1]);
   }
-  return { at: performance.now(), rssBytes: rssKb * 1024, fds, ...(heapUsedBytes ? { heapUsedBytes } : {}) };
+  return {
+    at: performance.now(),
+    rssBytes: rssKb * 1024,
+    fds,
+    sockets,
+    ...(heapUsedBytes ? { heapUsedBytes } : {}),
+  };
 }
 
 export function median(values: number[]): number {
