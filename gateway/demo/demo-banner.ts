@@ -1,8 +1,10 @@
 /**
  * What the demo prints once it is ready: what the gateway runs on, the demo systems, how to get a
- * token, and a lookup a newcomer can paste into a shell. The subject comes from the sample connectors'
- * seed data and the matter from the service centre's sample policy, so the lookup really finds a
- * record, and shows the policy at work (the ID number comes back masked).
+ * token, and a lookup and an evidence bundle a newcomer can paste into a shell. The subject comes from
+ * the sample connectors' seed data and the matter from the service centre's sample policy and matter
+ * catalogue, so the lookup really finds a record and shows the policy at work (the ID number comes
+ * back masked), and the bundle (docs/matters.md) finds all three of SC-0201's certificates, one from
+ * each of three departments: the applicant is in the seed data of every one of them.
  */
 import type { Bus } from '../protocol/bus.js';
 import type { DemoBootstrapResult } from '../registry/demo-bootstrap.js';
@@ -15,6 +17,15 @@ const DEMO_LOOKUP = {
 };
 /** The department whose sample connector answers DEMO_LOOKUP. */
 const DEMO_DEPARTMENT = 'public-security';
+/** Everything SC-0201 needs for the same applicant and case, in one call (POST /v1/matters/{code}/evidence). */
+const DEMO_MATTER = DEMO_LOOKUP.purpose.matter;
+const DEMO_BUNDLE = {
+  applicant: { residentIdNumber: DEMO_LOOKUP.subject.residentIdNumber },
+  caseRef: DEMO_LOOKUP.purpose.caseRef,
+  officer: DEMO_LOOKUP.purpose.officer,
+};
+/** The other departments whose sample connectors answer DEMO_BUNDLE's items. */
+const DEMO_BUNDLE_DEPARTMENTS = ['natural-resources', 'civil-affairs'];
 
 /** What this gateway really runs on: the banner must not promise the embedded demo when it is not. */
 export interface BannerSetup {
@@ -29,7 +40,8 @@ export function demoBanner(url: string, demo: DemoBootstrapResult, setup: Banner
     ? []
     : [
         `No sample connectors run in this gateway: the lookup below needs the ${DEMO_DEPARTMENT} connector`,
-        `running on the same bus (silobridge connector --department ${DEMO_DEPARTMENT} ...).`,
+        `running on the same bus (silobridge connector --department ${DEMO_DEPARTMENT} ...); the evidence`,
+        `bundle also needs the ${DEMO_BUNDLE_DEPARTMENTS.join(' and ')} connectors.`,
         '',
       ];
   return [
@@ -42,6 +54,13 @@ export function demoBanner(url: string, demo: DemoBootstrapResult, setup: Banner
     '',
     `  curl -s ${url}/v1/lookups -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
     `    -d '${JSON.stringify(DEMO_LOOKUP)}'`,
+    '',
+    `Or fetch everything ${DEMO_MATTER} needs for this applicant in one call: the ID card, the real-estate`,
+    'certificate and the marriage certificate, from three departments in parallel (docs/matters.md):',
+    '',
+    `  curl -s ${url}/v1/matters/${DEMO_MATTER}/evidence -H "Authorization: Bearer $TOKEN" \\`,
+    `    -H 'Content-Type: application/json' \\`,
+    `    -d '${JSON.stringify(DEMO_BUNDLE)}'`,
     '',
     `Certificate types: ${url}/v1/catalog    Readiness: ${url}/readyz    Stop: Ctrl-C`,
     '',

@@ -180,6 +180,8 @@ export interface PhaseResult {
   failures: Record<string, number>;
   seconds: number;
   latency: LatencySummary;
+  /** Every call's latency, ms, in the order they ended: only when asked for (to merge phases). */
+  samples?: number[];
 }
 
 /** Runs `count` calls of `call`, `concurrency` at a time, timing each. */
@@ -187,6 +189,7 @@ export async function runPhase(
   count: number,
   concurrency: number,
   call: (i: number) => Promise<{ items: number; failure?: string }>,
+  options: { samples?: boolean; offset?: number } = {},
 ): Promise<PhaseResult> {
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
@@ -196,7 +199,7 @@ export async function runPhase(
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {
       while (next < count) {
-        const i = next++;
+        const i = (options.offset ?? 0) + next++;
         const t0 = performance.now();
         const outcome = await call(i).catch((error: unknown) => ({
           items: 0,
@@ -209,5 +212,12 @@ export async function runPhase(
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { requests: count, items, failures, seconds, latency: summarise(latencies) };
+  return {
+    requests: count,
+    items,
+    failures,
+    seconds,
+    latency: summarise(latencies),
+    ...(options.samples ? { samples: latencies } : {}),
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * The separate-process benchmark's report: the rows measured, the ratios issue 12 sets targets for,
+ * The separate-process benchmark's report: the rows measured, the ratios issues 12 and 13 set targets for,
  * a Markdown table, and the section of docs/performance.md between the bench markers (replaced on
  * every run, so a rerun updates it).
  */
@@ -50,9 +50,9 @@ function row(rows: BenchRow[], key: string, concurrency: number): BenchRow | und
   return rows.find((r) => r.key === key && r.concurrency === concurrency);
 }
 
-/** Issue 12's ratios, each from rows of this run (NaN where a row is missing). */
+/** Issue 12's and 13's ratios, each from rows of this run (NaN where a row is missing). */
 export function ratiosOf(rows: BenchRow[]): Ratio[] {
-  const value = (key: string, c: number, field: 'rate' | 'p99' | 'cpuPer1000') =>
+  const value = (key: string, c: number, field: 'rate' | 'p50' | 'p99' | 'cpuPer1000') =>
     row(rows, key, c)?.[field] ?? Number.NaN;
   const ratio = (name: string, v: number, target: string, met: (v: number) => boolean): Ratio => ({
     name,
@@ -96,6 +96,19 @@ export function ratiosOf(rows: BenchRow[]): Ratio[] {
       value('batch', 32, 'cpuPer1000') / value('kafka', 32, 'cpuPer1000'),
       '<= 0.125',
       (v) => v <= 0.125,
+    ),
+    // Issue 13: "a bundle of 3 costs at most 1.5 times the latency of one lookup", at the median and p99.
+    ratio(
+      'SC-0201 evidence bundle of 3 / one lookup of its types, p50 at 1 in flight',
+      value('bundle', 1, 'p50') / value('matter-lookup', 1, 'p50'),
+      '<= 1.5',
+      (v) => v <= 1.5,
+    ),
+    ratio(
+      'SC-0201 evidence bundle of 3 / one lookup of its types, p99 at 1 in flight',
+      value('bundle', 1, 'p99') / value('matter-lookup', 1, 'p99'),
+      '<= 1.5',
+      (v) => v <= 1.5,
     ),
     ratio(
       'in-process bus / Kafka (lookups/s at 32; no target)',

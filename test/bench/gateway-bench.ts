@@ -6,11 +6,14 @@
  * the load generator (bench-load.ts). Cases: the full lookup over Kafka; over the in-process bus
  * (connectors then run inside the gateway process); over Kafka with the audit recorder a no-op; the
  * batch route (100 per call); the bare kafkajs request-reply loop, one send per message and sends
- * coalesced (bench-kafka-loop.ts); a bare Express 5 route with express.json() (bench-express.ts).
+ * coalesced (bench-kafka-loop.ts); a bare Express 5 route with express.json() (bench-express.ts); and
+ * (issue 13) at 1 in flight over Kafka, the same number of evidence bundles of matter SC-0201 (three
+ * certificate types from three departments) and single lookups of one of its types, in alternating
+ * rounds, with the ratio of their latencies (bench-matter.ts).
  * Prints the table and the ratios, and writes them between the markers in docs/performance.md.
  *
  *   node --import tsx test/bench/gateway-bench.ts [--lookups 5000] [--sequential 1000] [--warmup 500]
- *     [--batches 200] [--batch-sequential 40] [--idle-ms 3000] [--gateway-from source|dist (npm run build first)]
+ *     [--batches 200] [--batch-sequential 40] [--bundles 500] [--idle-ms 3000] [--gateway-from source|dist (npm run build first)]
  *     [--overlap-startup] [--doc docs/performance.md | --no-doc] [--json file]
  *     [--profile file.cpuprofile]   (only the Kafka case: the gateway's CPU profile at 32 in flight,
  *     taken with V8's profiler as node --cpu-prof does, and its summary; see summarise-profile.ts)
@@ -27,12 +30,14 @@ import { startKafkaBroker } from '../kafka/kafka-broker.js';
 import { pinnedKafkaVersion } from '../kafka/kafka-jars.js';
 import { adminDatabaseUrl, withAdminClient } from '../support/postgres-harness.js';
 import { type GatewaySetup, startGatewaySetup } from './bench-gateway-setup.js';
+import { BUNDLE_LOOKUP_TYPE, BUNDLE_MATTER } from './bench-matter.js';
 import {
   type BenchChild,
   cpuSeconds,
   type PhaseResult,
   peakRssMiB,
   startBenchChild,
+  summarise,
 } from './bench-process.js';
 import { type BenchReport, type BenchRow, markdownTable, ratiosOf, writeDocSection } from './bench-report.js';
 import { summariseProfile } from './summarise-profile.js';
@@ -44,6 +49,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '500' },
     batches: { type: 'string', default: '200' },
     'batch-sequential': { type: 'string', default: '40' },
+    bundles: { type: 'string', default: '500' },
     doc: { type: 'string', default: path.join(projectRoot, 'docs', 'performance.md') },
     'no-doc': { type: 'boolean', default: false },
     json: { type: 'string' },
@@ -56,9 +62,18 @@ const { values: args } = parseArgs({
 const COUNT = { at32: Number(args.lookups), at1: Number(args.sequential), warmup: Number(args.warmup) };
 const BATCHES = { at32: Number(args.batches), at1: Number(args['batch-sequential']) };
 const LEVELS = [1, 32] as const;
+/** SC-0201 evidence bundles at 1 in flight, and as many single lookups; in ROUNDS alternating rounds. */
+const BUNDLES = Number(args.bundles);
+const ROUNDS = 5;
 const IDLE_MS = Number(args['idle-ms']);
 /** CPU seconds per second each gateway case used with nothing to do, by row key. */
 const idleCpu: Record<string, number> = {};
+/**
+ * The slowest of three independent single lookups, from this run's single-lookup latencies: its median
+ * is the lookups' 0.5^(1/3) quantile (79th percentile), its p99 their 0.99^(1/3) quantile. What a
+ * bundle of 3 would take if its items were independent lookups that cost nothing to run together.
+ */
+let slowestOfThree: { p50: number; p99: number } | undefined;
 
 interface Measured {
   result: PhaseResult;
@@ -118,7 +133,7 @@ async function gatewayCase(
   key: string,
   label: string,
   setup: Promise<GatewaySetup>,
-  options: { kafka: boolean; batch?: boolean; profileFile?: string },
+  options: { kafka: boolean; batch?: boolean; bundle?: boolean; profileFile?: string },
 ): Promise<void> {
   const { gateway, url, token, stop } = await setup;
   const load = startBenchChild('load generator', 'bench-load.ts', { args: [url] });
@@ -165,10 +180,84 @@ async function gatewayCase(
         report(rows.at(-1));
       }
     }
+    if (options.bundle) await bundleCase(rows, load, gateway, token, counts);
   } finally {
     await load.stop();
     await stop();
   }
+}
+
+const BUNDLE_LABELS = {
+  'matter-lookup': `${BUNDLE_MATTER}: one lookup (${BUNDLE_LOOKUP_TYPE}), over Kafka`,
+  bundle: `${BUNDLE_MATTER}: evidence bundle of 3 (three departments), over Kafka`,
+} as const;
+
+/**
+ * Issue 13: BUNDLES evidence bundles of SC-0201 and as many single lookups of one of its types, at 1
+ * in flight, in ROUNDS alternating rounds (lookups, then bundles) so that a change in the machine's
+ * load while they run falls on both; each kind's rounds are merged into one row.
+ */
+async function bundleCase(
+  rows: BenchRow[],
+  load: BenchChild,
+  gateway: BenchChild,
+  token: () => Promise<string>,
+  counts: BenchChild | undefined,
+): Promise<void> {
+  const kinds = ['matter-lookup', 'bundle'] as const;
+  const warmup = Math.max(5, Math.min(50, Math.round(BUNDLES / 10)));
+  for (const kind of kinds) {
+    await load.request({ type: 'run', kind, count: warmup, concurrency: 1, token: await token() });
+  }
+  const merged = Object.fromEntries(kinds.map((kind) => [kind, [] as Measured[]])) as Record<
+    (typeof kinds)[number],
+    Measured[]
+  >;
+  const rounds = Math.max(1, Math.min(ROUNDS, BUNDLES));
+  let done = 0;
+  for (let round = 0; round < rounds; round++) {
+    const count = Math.round((BUNDLES * (round + 1)) / rounds) - done;
+    for (const kind of kinds) {
+      const request = { kind, count, concurrency: 1, token: await token(), samples: true, offset: done };
+      merged[kind].push(await phase(load, gateway, request, counts));
+    }
+    done += count;
+  }
+  for (const kind of kinds) {
+    rows.push(toRow(kind, BUNDLE_LABELS[kind], 1, mergeMeasured(merged[kind]), gateway.pid));
+    report(rows.at(-1));
+  }
+  const lookups = merged['matter-lookup'].flatMap((part) => part.result.samples ?? []).sort((a, b) => a - b);
+  const quantile = (q: number) =>
+    lookups[Math.min(lookups.length - 1, Math.floor(q * lookups.length))] ?? Number.NaN;
+  slowestOfThree = { p50: quantile(0.5 ** (1 / 3)), p99: quantile(0.99 ** (1 / 3)) };
+  process.stderr.write(
+    `  slowest of three independent single lookups: p50 ${slowestOfThree.p50.toFixed(2)} ` +
+      `p99 ${slowestOfThree.p99.toFixed(2)} ms\n`,
+  );
+}
+
+/** One phase's worth of several: counts, seconds, CPU and Kafka requests added, latencies pooled. */
+function mergeMeasured(parts: Measured[]): Measured {
+  const samples = parts.flatMap((part) => part.result.samples ?? []);
+  const failures: Record<string, number> = {};
+  const kafka: Record<string, number> = {};
+  for (const part of parts) {
+    for (const [what, n] of Object.entries(part.result.failures)) failures[what] = (failures[what] ?? 0) + n;
+    for (const [api, n] of Object.entries(part.kafka)) kafka[api] = (kafka[api] ?? 0) + n;
+  }
+  const sum = (f: (part: Measured) => number) => parts.reduce((total, part) => total + f(part), 0);
+  return {
+    result: {
+      requests: sum((part) => part.result.requests),
+      items: sum((part) => part.result.items),
+      failures,
+      seconds: sum((part) => part.result.seconds),
+      latency: summarise(samples),
+    },
+    cpu: sum((part) => part.cpu),
+    kafka,
+  };
 }
 
 async function kafkaLoopCase(
@@ -302,7 +391,11 @@ async function main(): Promise<void> {
       setups[name] = () => started;
     }
   }
-  await gatewayCase(rows, 'kafka', 'full lookup over Kafka', setups.kafka(), { kafka: true, batch: true });
+  await gatewayCase(rows, 'kafka', 'full lookup over Kafka', setups.kafka(), {
+    kafka: true,
+    batch: true,
+    bundle: true,
+  });
   await gatewayCase(
     rows,
     'in-process',
@@ -344,6 +437,17 @@ async function main(): Promise<void> {
       'Kafka requests per lookup: every request the gateway process (bare loop: the requester) sent to the ' +
         "broker during the phase, counted by wrapping kafkajs's Connection.send in that process " +
         "(kafka-request-counter.ts), divided by lookups answered; the connectors' own requests are not included.",
+      `${BUNDLE_MATTER} rows (issue 13): ${BUNDLES} evidence bundles and ${BUNDLES} single lookups of ` +
+        `${BUNDLE_LOOKUP_TYPE} (one of the matter's three types), 1 in flight over Kafka, the same gateway as ` +
+        `the first rows, in ${Math.max(1, Math.min(ROUNDS, BUNDLES))} alternating rounds after a warm-up; ` +
+        'the applicants are seed subjects every item finds. A bundle counts when all three items are found; ' +
+        'its "per s", CPU and Kafka requests are per bundle (three lookups), its latency per call.' +
+        (slowestOfThree
+          ? ` For reference, the slowest of three independent single lookups of this run would have a p50 of ` +
+            `${slowestOfThree.p50.toFixed(2)} ms and a p99 of ${slowestOfThree.p99.toFixed(2)} ms (the single ` +
+            "lookups' 79th and 99.67th percentiles), what a bundle would take if running its items together " +
+            'cost nothing; what the bundle takes beyond that is the cost of running them together.'
+          : ''),
       `Gateway CPU with nothing to do (${IDLE_MS / 1000} s after the warm-up, no lookups): ${Object.entries(
         idleCpu,
       )

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` in miniature (issue 12): the separate-process benchmark runs with tiny counts against
  * the run's broker and PostgreSQL, and must produce every row (each case at 1 and 32 in flight, every
- * lookup answered) and every ratio as a number. The numbers themselves are not checked: CI's machine
+ * lookup answered; SC-0201's evidence bundles and single lookups at 1 in flight, every bundle with all
+ * three items found) and every ratio as a number. The numbers themselves are not checked: CI's machine
  * is busy and the counts too small; the targets are for the full run on a quiet machine.
  */
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -21,6 +22,9 @@ const ROWS = [
   'loop-coalesced',
   'express',
 ];
+/** Issue 13's case: measured at 1 in flight only. */
+const BUNDLE_ROWS = ['matter-lookup', 'bundle'];
+const BUNDLES = 10;
 const dir = await mkdtemp(path.join(os.tmpdir(), 'silobridge-bench-smoke-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -42,6 +46,8 @@ describe('npm run bench, with tiny counts', () => {
           '4',
           '--batch-sequential',
           '2',
+          '--bundles',
+          String(BUNDLES),
           '--overlap-startup',
           '--idle-ms',
           '300',
@@ -64,7 +70,7 @@ describe('npm run bench, with tiny counts', () => {
     const report = JSON.parse(await readFile(json, 'utf8')) as BenchReport;
 
     expect(report.rows.map((row) => `${row.key}@${row.concurrency}`).sort()).toEqual(
-      ROWS.flatMap((key) => [`${key}@1`, `${key}@32`]).sort(),
+      [...ROWS.flatMap((key) => [`${key}@1`, `${key}@32`]), ...BUNDLE_ROWS.map((key) => `${key}@1`)].sort(),
     );
     for (const row of report.rows) {
       expect(row.failures, row.label).toEqual({});
@@ -77,8 +83,16 @@ describe('npm run bench, with tiny counts', () => {
       const usesKafka = !['in-process', 'express'].includes(row.key);
       expect((row.kafkaPerItem.Produce ?? 0) > 0, row.label).toBe(usesKafka);
     }
-    expect(report.ratios).toHaveLength(7);
+    // Every bundle counted had its three items found; as many single lookups ran, all answered.
+    for (const key of BUNDLE_ROWS) {
+      const row = report.rows.find((r) => r.key === key);
+      expect(row?.items, key).toBe(BUNDLES);
+      expect(row?.failures, key).toEqual({});
+    }
+    expect(report.ratios).toHaveLength(9);
     for (const ratio of report.ratios) expect(Number.isFinite(ratio.value), ratio.name).toBe(true);
+    const bundleRatios = report.ratios.filter((ratio) => ratio.name.startsWith('SC-0201 evidence bundle'));
+    expect(bundleRatios.map((ratio) => ratio.target)).toEqual(['<= 1.5', '<= 1.5']);
     expect(report.versions).toMatch(/Node\.js v\d+.*PostgreSQL \d+.*kafkajs \d/);
 
     // The doc holds one section, between the markers, and a rerun replaces it rather than adding one.
@@ -90,5 +104,7 @@ describe('npm run bench, with tiny counts', () => {
     expect(section).toContain('| full lookup over Kafka | 32 |');
     expect(section).toContain('| bare Express 5 route, express.json() | 1 |');
     expect(section).toContain('audit on / audit off');
+    expect(section).toContain('| SC-0201: evidence bundle of 3 (three departments), over Kafka | 1 |');
+    expect(section).toContain('SC-0201 evidence bundle of 3 / one lookup of its types, p50 at 1 in flight');
   });
 });
