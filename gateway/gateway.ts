@@ -1,8 +1,8 @@
 /**
  * Composition root: builds the gateway's parts from the config, starts them in order and stops them in
  * reverse order: storage (migrated), bus, audit log, registry and authentication, policies, lookups,
- * sample connectors, then HTTP. Shutdown drains HTTP first and closes the audit log just before the
- * database, so every event that was being written is committed.
+ * matters, change notices, statistics, sample connectors, then HTTP. Shutdown drains HTTP first and
+ * closes the audit log just before the database, so every event that was being written is committed.
  */
 
 import type { Server } from 'node:http';
@@ -18,6 +18,7 @@ import { loadSchemaCatalog } from './catalog/schema-catalog.js';
 import { startConsole } from './console/console.js';
 import { demoBanner } from './demo/demo-banner.js';
 import { startAllSampleConnectors } from './demo/run-sample-connector.js';
+import { createSampleChangeRouter } from './demo/sample-change-routes.js';
 import type { GatewayConfig } from './foundation/config.js';
 import { createLogger, type Logger } from './foundation/logger.js';
 import { migrationsDir, schemasDir } from './foundation/paths.js';
@@ -29,8 +30,10 @@ import { createHttpServer } from './http/http-server.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
 import { startLookups } from './lookups/lookups.js';
+import { createProviderSignatures } from './lookups/provider-signatures.js';
 import { startMatters } from './matters/matters.js';
 import { createMetrics } from './metrics/metrics.js';
+import { startNotices } from './notices/notices.js';
 import { createOpenApiRouter } from './openapi/openapi-routes.js';
 import { certificateFieldsOf } from './policy/certificate-fields.js';
 import { createPolicyEngine } from './policy/policy-engine.js';
@@ -222,6 +225,23 @@ export async function startGateway(
       logger: logger.child({ component: 'matters' }),
     });
 
+    // Change notices: departments' change events matched against subscriptions, delivered at least once.
+    const notices = await startNotices({
+      config,
+      database,
+      bus,
+      catalog,
+      registry,
+      signatures: createProviderSignatures(registry),
+      policy,
+      audit: audit.log,
+      hashSubject: audit.hashSubject,
+      keys: signing.keys,
+      authenticate,
+      logger: logger.child({ component: 'notices' }),
+    });
+    stack.push({ name: 'change notices', stop: () => notices.stop() });
+
     const statistics = await startStatistics({
       database,
       registry,
@@ -230,6 +250,7 @@ export async function startGateway(
     });
     stack.push({ name: 'statistics', stop: () => statistics.stop() });
 
+    const demoRouters: Router[] = [];
     if (config.sampleConnectors && sampleIdentities) {
       const connectors = await startAllSampleConnectors({
         bus,
@@ -239,6 +260,8 @@ export async function startGateway(
         logger: logger.child({ component: 'sample-connectors' }),
       });
       stack.push({ name: 'sample connectors', stop: () => connectors.stop() });
+      // The demo's revocations: a sample department changes a record and tells its subscribers.
+      demoRouters.push(createSampleChangeRouter({ samples: connectors, catalog, authenticate }));
     }
 
     const reviews = createReviewService(database);
@@ -276,6 +299,8 @@ export async function startGateway(
         withAuthentication('/v1/statistics', authenticate, statistics.router),
         lookups.router,
         matters.router,
+        notices.router,
+        ...demoRouters,
       ],
       // Every 401, 403 and 429 that no capability recorded itself goes into the audit log.
       errorMiddleware: [createRefusalAuditMiddleware(audit.log, logger)],
@@ -298,6 +323,8 @@ export async function startGateway(
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
+        // Event streams never finish on their own: end them so draining waits only for real work.
+        notices.streams.closeAll();
         await drain.drain(httpServer, config.shutdownGraceMs, logger);
         await stopAll();
         logger.info('gateway stopped');

@@ -7,6 +7,9 @@
  * the handler resolves); a handler error becomes an `error` reply, never a crash; requests past their
  * deadline are dropped unanswered (the gateway has already given up); at most `concurrency` requests
  * are handled at once; stop() announces `down` and lets in-flight requests finish.
+ *
+ * The same connector also publishes the department's change events (publishChange: a record it holds
+ * was revoked, expired or amended), signed with the same key, for the certificate types it answers.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -18,10 +21,17 @@ import {
 } from '../../gateway/protocol/bus.js';
 import { DEPARTMENT_CODE_PATTERN } from '../../gateway/protocol/codes.js';
 import type { DepartmentSigner } from '../../gateway/protocol/department-signature.js';
-import type { LookupRequestEnvelope } from '../../gateway/protocol/envelopes.js';
+import type { LookupRequestEnvelope, RecordChangeEnvelope } from '../../gateway/protocol/envelopes.js';
 import type { Logger } from '../../gateway/protocol/logger.js';
 import { ensureSharedTopics, REPLY_TOPIC_HEADER, topicNames } from '../../gateway/protocol/topics.js';
 import type { CertificateHandler } from './certificate-handler.js';
+import {
+  buildChangeEvent,
+  type ChangeValidator,
+  publishChangeEvent,
+  type RecordChange,
+  RecordChangeError,
+} from './change-events.js';
 import { publishDeadLetter } from './dead-letters.js';
 import { createHeartbeats, type Heartbeats } from './heartbeats.js';
 import { createLimiter } from './limiter.js';
@@ -37,7 +47,7 @@ export interface ConnectorOptions {
   instanceId?: string;
   topicPrefix: string;
   /**
-   * Signs replies and heartbeats for the department (createDepartmentSigner from
+   * Signs replies, heartbeats and change events for the department (createDepartmentSigner from
    * gateway/protocol/department-signature.ts): a key of one of the department's `connector` systems.
    */
   signer: DepartmentSigner;
@@ -57,12 +67,20 @@ export interface ConnectorOptions {
   validateRequest?: RequestValidator;
   /** Checks a found record before it is sent, so a mapping mistake shows up in the department's logs. */
   validateRecord?: (certificateType: string, schemaVersion: number, record: unknown) => EnvelopeVerdict;
+  /**
+   * Full schema check of the signed change events publishChange sends, e.g.
+   * `(v) => catalog.validateEnvelope('record-change', v)`: a mistake then fails the call, in the
+   * department's hands, instead of becoming a dead letter at the gateway.
+   */
+  validateChange?: ChangeValidator;
 }
 
 export interface ConnectorStats {
   replied: { found: number; notFound: number; error: number };
   deadLettered: number;
   expired: number;
+  /** Change events published (publishChange). */
+  changes: number;
 }
 
 export interface Connector {
@@ -73,6 +91,13 @@ export interface Connector {
   start(): Promise<void>;
   stop(): Promise<void>;
   stats(): ConnectorStats;
+  /**
+   * Publishes a signed change event on the department's change topic, for a certificate type this
+   * connector answers (its schema version is the handler's), keyed by its changeId; resolves with the
+   * envelope as published once the bus has stored it. Rejects with a RecordChangeError, having sent
+   * nothing, for a type it does not answer, an invalid change, or a connector not running.
+   */
+  publishChange(change: RecordChange): Promise<RecordChangeEnvelope>;
 }
 
 const REPLY_COUNTERS = {
@@ -112,8 +137,16 @@ export function createConnector(options: ConnectorOptions): Connector {
   const limiter = createLimiter(concurrency);
   const handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
   const logger = options.logger.child({ department, instanceId });
-  const stats: ConnectorStats = { replied: { found: 0, notFound: 0, error: 0 }, deadLettered: 0, expired: 0 };
+  const stats: ConnectorStats = {
+    replied: { found: 0, notFound: 0, error: 0 },
+    deadLettered: 0,
+    expired: 0,
+    changes: 0,
+  };
   const inFlight = new Set<Promise<void>>();
+  const changeTopic = topics.recordChanges(department);
+  // Change events being published: stop() waits for them, so none is cut off by closing the bus.
+  const publishing = new Set<Promise<unknown>>();
   const heartbeats: Heartbeats = createHeartbeats({
     bus,
     topic: topics.heartbeats,
@@ -237,6 +270,48 @@ export function createConnector(options: ConnectorOptions): Connector {
     return { outcome: 'found', record };
   }
 
+  async function publishChange(change: RecordChange): Promise<RecordChangeEnvelope> {
+    // Before start() the topic may not exist yet; once stopping, the caller must not believe it sent.
+    if (state !== 'running') {
+      throw new RecordChangeError(
+        'not-running',
+        `connector ${department}/${instanceId} is ${state === 'new' || state === 'starting' ? 'not started' : 'stopped'}: publish changes between start() and stop()`,
+      );
+    }
+    const handler = handlers.get(change?.certificateType);
+    if (!handler) {
+      // Gateways take change events only for types the department provides; this connector's
+      // handlers are what it says it holds.
+      throw new RecordChangeError(
+        'unsupported-certificate-type',
+        `connector ${department}/${instanceId} does not answer ${JSON.stringify(change?.certificateType)}, so it publishes no changes of it; it answers ${[...handlers.keys()].join(', ')}`,
+      );
+    }
+    const event = buildChangeEvent(change, {
+      department,
+      schemaVersion: handler.schemaVersion,
+      now: new Date(),
+    });
+    const sending = publishChangeEvent({
+      bus,
+      topic: changeTopic,
+      event,
+      signer: options.signer,
+      validate: options.validateChange,
+    });
+    const settled = sending.catch(() => undefined);
+    publishing.add(settled);
+    void settled.then(() => publishing.delete(settled));
+    const published = await sending;
+    stats.changes += 1;
+    // The change id, not the subject: identifiers stay out of logs.
+    logger.info(
+      { changeId: event.changeId, certificateType: event.certificateType, change: event.change },
+      'change event published',
+    );
+    return published;
+  }
+
   function handle(message: IncomingMessage): Promise<void> {
     const work = limiter.run(() => processRequest(message));
     const settled = work.then(
@@ -254,6 +329,7 @@ export function createConnector(options: ConnectorOptions): Connector {
     requestTopic,
     groupId,
     stats: () => structuredClone(stats),
+    publishChange,
 
     async start() {
       if (state !== 'new') throw new Error(`connector ${department}/${instanceId} was already started`);
@@ -264,7 +340,7 @@ export function createConnector(options: ConnectorOptions): Connector {
           await ensureSharedTopics(bus, topics, [department]);
         } catch (error) {
           throw new Error(
-            `cannot find or create the topics ${requestTopic}, ${topics.heartbeats} and ${topics.deadLetters} (${(error as Error).message}). If they do not exist yet, register the connector (POST /v1/connectors or silobridge connector register): the gateway creates them. If they do, check this connector's Kafka credentials and ACLs (silobridge kafka acls).`,
+            `cannot find or create the topics ${requestTopic}, ${changeTopic}, ${topics.heartbeats} and ${topics.deadLetters} (${(error as Error).message}). If they do not exist yet, register the connector (POST /v1/connectors or silobridge connector register): the gateway creates them. If they do, check this connector's Kafka credentials and ACLs (silobridge kafka acls).`,
             { cause: error },
           );
         }
@@ -300,6 +376,7 @@ export function createConnector(options: ConnectorOptions): Connector {
         await subscription?.stop();
         // The bus waits for the handlers it started; this also covers a bus that does not.
         await Promise.all(inFlight);
+        await Promise.all(publishing);
         state = 'stopped';
         logger.info(stats, 'connector stopped');
       })();

@@ -84,11 +84,72 @@ export interface AuditAccessAuditEvent {
   details?: Record<string, unknown>;
 }
 
+/**
+ * An approval system's subscription to changes of a record (POST /v1/subscriptions), opened or
+ * cancelled. Refusals are `access-refused` events like any other 403.
+ */
+export interface SubscriptionAuditEvent {
+  kind: 'subscription';
+  at: string;
+  action: 'created' | 'cancelled';
+  subscriptionId: string;
+  requester: Requester;
+  purpose: LookupPurpose;
+  certificateType: string;
+  provider: string;
+  /** Stored only as keyed hashes, like a lookup's. */
+  subject?: Record<string, unknown>;
+  endsAt: string;
+  /** Who cancelled (the subscriber or an administrator); with `cancelled` only. */
+  actor?: string;
+}
+
+/**
+ * `released`: the notice is about to leave the gateway (recorded first: fail closed); then one of
+ * `delivered`, `retrying` (the target failed; another attempt follows) or `dead-lettered` (given up).
+ * `denied`: the policy in force at delivery no longer allows it; nothing was released.
+ */
+export const NOTICE_OUTCOMES = ['released', 'delivered', 'retrying', 'dead-lettered', 'denied'] as const;
+export type NoticeOutcome = (typeof NOTICE_OUTCOMES)[number];
+
+/**
+ * One step of delivering a change notice to a subscriber (NOTICE_OUTCOMES). Fields released to a
+ * subscriber are accounted for as lookups' records are.
+ */
+export interface NoticeAuditEvent {
+  kind: 'change-notice';
+  at: string;
+  deliveryId: string;
+  subscriptionId: string;
+  changeId: string;
+  change: string;
+  requester: Requester;
+  purpose: LookupPurpose;
+  certificateType: string;
+  provider: string;
+  /** The identifiers the notice names; stored only as keyed hashes. */
+  subject?: Record<string, unknown>;
+  outcome: NoticeOutcome;
+  channel: 'webhook' | 'stream';
+  /** The webhook target's name (never its URL's query, which may hold a secret). */
+  target?: string;
+  attempt: number;
+  /** Why it was not delivered: the policy's denial reason or what the target answered. */
+  reason?: string;
+  policyId?: string;
+  /** The department key that signed the change event. */
+  providerKeyId: string;
+  /** SHA-256 of the released fields' canonical JSON (RFC 8785), when delivered. */
+  fieldsDigest?: string;
+}
+
 export type AuditEvent =
   | LookupAuditEvent
   | AccessRefusedAuditEvent
   | ChangeAuditEvent
-  | AuditAccessAuditEvent;
+  | AuditAccessAuditEvent
+  | SubscriptionAuditEvent
+  | NoticeAuditEvent;
 
 export interface AuditRecorder {
   record(event: AuditEvent): Promise<void>;

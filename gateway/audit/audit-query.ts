@@ -19,6 +19,8 @@ export const EVENT_KINDS: ReadonlyArray<AuditEvent['kind']> = [
   'registry-change',
   'policy-change',
   'audit-access',
+  'subscription',
+  'change-notice',
 ];
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;

@@ -1,6 +1,6 @@
 /**
  * The data-subject report: who accessed this person's or company's records, when and for which
- * matter. The identifiers given are hashed with the same key and normalisation as at lookup time and
+ * matter, by lookup or by change notice. The identifiers given are hashed with the same key and normalisation as at lookup time and
  * matched against the indexed hashes; the report itself never holds them, and is itself audited.
  */
 
@@ -23,6 +23,10 @@ export interface SubjectAccess {
   outcome: string | undefined;
   /** Set when the lookup was one item of an evidence bundle (POST /v1/matters/{code}/evidence). */
   bundleId?: string;
+  /** `change-notice`: a change of the record was delivered (or refused) to a subscriber; else a lookup. */
+  kind: 'lookup' | 'change-notice';
+  /** For a change notice: the subscription it was delivered under. */
+  subscriptionId?: string;
 }
 
 export interface SubjectReportPage {
@@ -54,6 +58,8 @@ function toAccess(row: ChainRow): SubjectAccess {
     provider: event.provider as string | undefined,
     outcome: event.outcome as string | undefined,
     ...(typeof event.bundleId === 'string' ? { bundleId: event.bundleId } : {}),
+    kind: event.kind === 'change-notice' ? 'change-notice' : 'lookup',
+    ...(typeof event.subscriptionId === 'string' ? { subscriptionId: event.subscriptionId } : {}),
   };
 }
 
@@ -63,6 +69,11 @@ export async function subjectReport(
   range: { from?: string; to?: string; outcome?: string[] },
   page: PageRequest,
 ): Promise<SubjectReportPage> {
-  const found: EventPage = await searchEvents(db, { kind: ['lookup'], subjectHashes, ...range }, page);
+  // Lookups, and change notices: a delivered notice releases record fields too.
+  const found: EventPage = await searchEvents(
+    db,
+    { kind: ['lookup', 'change-notice'], subjectHashes, ...range },
+    page,
+  );
   return { accesses: found.events.map(toAccess), nextCursor: found.nextCursor };
 }

@@ -114,6 +114,9 @@ function gatewayBindings(principal: string, prefix: string, topics: TopicNames):
     ...allow(principal, 'TOPIC', 'LITERAL', topics.auditCheckpoints, ['WRITE']),
     ...allow(principal, 'TOPIC', 'PREFIXED', topics.lookupReplies(''), ['READ']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.heartbeats, ['READ']),
+    // Every department's change events, taken in by the group all gateway instances share.
+    ...allow(principal, 'TOPIC', 'PREFIXED', topics.recordChanges(''), ['READ']),
+    ...allow(principal, 'GROUP', 'LITERAL', topics.recordChangesGroup, ['READ']),
     // Every gateway instance's groups (its replies, its heartbeats).
     ...allow(principal, 'GROUP', 'PREFIXED', topics.gatewayGroups(''), ['READ']),
     ...allow(principal, 'CLUSTER', 'LITERAL', CLUSTER_RESOURCE, ['DESCRIBE']),
@@ -128,6 +131,8 @@ function connectorBindings(principal: string, department: string, topics: TopicN
     ...allow(principal, 'TOPIC', 'PREFIXED', topics.lookupReplies(''), ['WRITE', 'DESCRIBE']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.heartbeats, ['WRITE', 'DESCRIBE']),
     ...allow(principal, 'TOPIC', 'LITERAL', topics.deadLetters, ['WRITE', 'DESCRIBE']),
+    // Changes of records the department holds: its own topic only.
+    ...allow(principal, 'TOPIC', 'LITERAL', topics.recordChanges(department), ['WRITE', 'DESCRIBE']),
     // Departments keep copies of the signed audit checkpoints (silobridge audit checkpoints --from-kafka).
     ...allow(principal, 'TOPIC', 'LITERAL', topics.auditCheckpoints, ['READ', 'DESCRIBE']),
     ...allow(principal, 'GROUP', 'PREFIXED', `${topics.auditCheckpoints}.`, ['READ']),

@@ -116,6 +116,7 @@ export function createSchemaAjv(): Ajv2020 {
 export function connectorSchemaChecks(catalog: Pick<SchemaCatalog, 'validateEnvelope' | 'validateRecord'>) {
   return {
     validateRequest: (value: unknown) => catalog.validateEnvelope('lookup-request', value),
+    validateChange: (value: unknown) => catalog.validateEnvelope('record-change', value),
     validateRecord: (certificateType: string, schemaVersion: number, record: unknown) =>
       catalog.validateRecord(certificateType, schemaVersion, record),
   };

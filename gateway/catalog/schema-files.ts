@@ -8,7 +8,7 @@ import path from 'node:path';
 import { CERTIFICATE_TYPE_PATTERN, DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 
 export const SCHEMA_ID_BASE = 'https://silobridge.dev/schemas/';
-export const ENVELOPE_NAMES = ['lookup-request', 'lookup-reply', 'heartbeat'] as const;
+export const ENVELOPE_NAMES = ['lookup-request', 'lookup-reply', 'heartbeat', 'record-change'] as const;
 
 const VERSION_FILE = /^([1-9][0-9]{0,3})\.schema\.json$/;
 

@@ -51,6 +51,8 @@ export interface GatewayConfig {
   requestTopicRetentionMs: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownGraceMs: number;
+  /** Retries of change notices to webhook targets (docs/notices.md). */
+  noticeRetry: { baseMs: number; maxMs: number; maxAttempts: number; timeoutMs: number };
   /** Limits of the HTTP server against slow and greedy clients (gateway/http/http-server.ts). */
   http: HttpServerSettings;
   /** Start the sample department connectors in-process (the embedded demo). */
@@ -379,6 +381,12 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       7 * 24 * 60 * 60_000,
     ),
     shutdownGraceMs: reader.integer('SILOBRIDGE_SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
+    noticeRetry: {
+      baseMs: reader.integer('SILOBRIDGE_NOTICE_RETRY_BASE_MS', 5000, 10, 3_600_000),
+      maxMs: reader.integer('SILOBRIDGE_NOTICE_RETRY_MAX_MS', 30 * 60_000, 10, 24 * 3_600_000),
+      maxAttempts: reader.integer('SILOBRIDGE_NOTICE_MAX_ATTEMPTS', 12, 1, 100),
+      timeoutMs: reader.integer('SILOBRIDGE_NOTICE_TIMEOUT_MS', 10_000, 100, 120_000),
+    },
     http: parseHttpSettings(reader),
     sampleConnectors,
     // Demo systems (an admin among them, keys on disk) belong to the embedded demo only, never to a

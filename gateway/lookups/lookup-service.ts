@@ -6,13 +6,18 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { LookupOutcome, LookupPolicy, LookupRequest, Requester } from '../access/lookup-terms.js';
+import type {
+  LookupOutcome,
+  LookupPolicy,
+  LookupRequest,
+  PolicyDecision,
+  Requester,
+} from '../access/lookup-terms.js';
 import type { AuditRecorder, LookupAuditEvent } from '../audit/audit-events.js';
 import { markAudited } from '../audit/audited-errors.js';
-import type { CertificateTypeVersion, SchemaCatalog } from '../catalog/schema-catalog.js';
+import type { SchemaCatalog } from '../catalog/schema-catalog.js';
 import {
   BadGatewayError,
-  BadRequestError,
   GatewayError,
   NotFoundError,
   ServiceUnavailableError,
@@ -26,7 +31,7 @@ import type {
 } from '../protocol/envelopes.js';
 import type { SubjectKeyer } from '../protocol/subject-key.js';
 import { DEAD_LETTER_REASON_HEADER, type TopicNames } from '../protocol/topics.js';
-import { parseLookupRequest } from './lookup-request.js';
+import { checkAgainstCatalog, parseLookupRequest, type RequestCatalog } from './lookup-request.js';
 import { type ProviderSignatures, SignatureRefusal, type VerifiedReply } from './provider-signatures.js';
 import type { SendRequest } from './reply-router.js';
 
@@ -95,10 +100,7 @@ function departmentSignatureFor(
 }
 
 /** What a lookup asks of the shared schemas (gateway/catalog's SchemaCatalog is one). */
-export interface LookupCatalog {
-  get(certificateType: string): Pick<CertificateTypeVersion, 'provider' | 'schemaVersion'> | undefined;
-  recordFields: SchemaCatalog['recordFields'];
-  validateSubject: SchemaCatalog['validateSubject'];
+export interface LookupCatalog extends RequestCatalog {
   validateRecord: SchemaCatalog['validateRecord'];
   validateEnvelope: SchemaCatalog['validateEnvelope'];
 }
@@ -235,16 +237,8 @@ export class LookupService {
 
     try {
       request = parseLookupRequest(body);
-      const type = this.deps.catalog.get(request.certificateType);
-      if (!type) {
-        throw new BadRequestError(
-          `Unknown certificate type '${request.certificateType}'; GET /v1/catalog lists the types.`,
-          [{ pointer: '/certificateType', reason: 'unknown certificate type' }],
-          'unknown-certificate-type',
-        );
-      }
-      provider = type.provider;
-      this.checkSubjectAndFields(request, type.schemaVersion);
+      const target = checkAgainstCatalog(this.deps.catalog, request);
+      provider = target.provider;
       const decision = await this.deps.policy.authorize(requester, request, provider);
       policyId = decision.policyId;
       const fields = narrowFields(request.fields, decision.fields);
@@ -257,8 +251,7 @@ export class LookupService {
         fields,
         options.deadline,
       );
-      const visible = fields ? project(fetched.record, fields) : fetched.record;
-      const projected = decision.mask ? decision.mask(visible) : visible;
+      const projected = releasedPart(fetched.record, fields, decision);
       const digest = recordDigest(projected);
       // Fail closed: if this does not commit, the catch below answers 503 and the record stays here.
       await audit('granted', 200, { recordDigest: digest, providerKeyId: fetched.signed.keyId });
@@ -295,33 +288,6 @@ export class LookupService {
         reason: lastReason,
         seconds: latency / 1000,
       });
-    }
-  }
-
-  private checkSubjectAndFields(request: LookupRequest, schemaVersion: number): void {
-    const subject = this.deps.catalog.validateSubject(
-      request.certificateType,
-      schemaVersion,
-      request.subject,
-    );
-    if (!subject.ok) {
-      throw new BadRequestError(
-        `The subject does not identify a ${request.certificateType}: ${subject.errors.map((e) => e.reason).join('; ')}`,
-        subject.errors.map((e) => ({ pointer: `/subject${e.pointer}`, reason: e.reason })),
-        'invalid-subject',
-      );
-    }
-    const known = new Set(this.deps.catalog.recordFields(request.certificateType, schemaVersion));
-    const unknown = (request.fields ?? []).filter((field) => !known.has(field));
-    if (unknown.length > 0) {
-      throw new BadRequestError(
-        `Unknown field(s) for ${request.certificateType}: ${unknown.join(', ')}.`,
-        unknown.map((field) => ({
-          pointer: `/fields/${request.fields?.indexOf(field)}`,
-          reason: `no field '${field}'`,
-        })),
-        'unknown-field',
-      );
     }
   }
 
@@ -536,4 +502,18 @@ function narrowFields(requested: string[] | undefined, allowed: string[] | undef
 
 function project(record: Record<string, unknown>, fields: string[]): Record<string, unknown> {
   return Object.fromEntries(fields.filter((field) => field in record).map((field) => [field, record[field]]));
+}
+
+/**
+ * What of `record` a requester receives: the fields it asked for (`requested`, undefined = all) that
+ * the policy grants, masked as the policy says. The one place records (and change notices) are cut.
+ */
+export function releasedPart(
+  record: Record<string, unknown>,
+  requested: string[] | undefined,
+  decision: Pick<PolicyDecision, 'fields' | 'mask'>,
+): Record<string, unknown> {
+  const fields = narrowFields(requested, decision.fields);
+  const visible = fields ? project(record, fields) : record;
+  return decision.mask ? decision.mask(visible) : visible;
 }

@@ -7,6 +7,7 @@
 import canonicalize from 'canonicalize';
 import type { CredentialSource } from '../identity/credentials.js';
 import {
+  CHANGE_SIGNATURE_TYP,
   DEPARTMENT_SIGNATURE_ALGORITHM,
   type DecodedJws,
   type DepartmentKeyRef,
@@ -36,6 +37,11 @@ export interface ProviderSignatures {
   verifyReply(reply: Record<string, unknown>, department: string): Promise<VerifiedReply>;
   /** Resolves when the heartbeat is signed by the department it names; rejects with a SignatureRefusal. */
   verifyHeartbeat(heartbeat: Record<string, unknown>): Promise<void>;
+  /**
+   * Resolves with the signing key's id (`<system id>#<key id>`) when the change event is signed by the
+   * department it names; rejects with a SignatureRefusal.
+   */
+  verifyChange(event: Record<string, unknown>): Promise<string>;
 }
 
 const same = (a: unknown, b: unknown) => canonicalize(a) === canonicalize(b);
@@ -85,6 +91,16 @@ export function createProviderSignatures(credentials: CredentialSource): Provide
     return decoded;
   }
 
+  /** A message signed whole: the JWS payload is the message without its `signature` member. */
+  async function checkWhole(message: Record<string, unknown>, typ: string, what: string) {
+    const { signature, ...stated } = message;
+    const department = typeof stated.department === 'string' ? stated.department : '';
+    const decoded = await check(signature, typ, department, what);
+    if (!same(decoded.payload, stated))
+      throw new SignatureRefusal(`the signed ${what} differs from the one sent`);
+    return decoded;
+  }
+
   return {
     async verifyReply(reply, department) {
       const { header, payload } = await check(reply.signature, REPLY_SIGNATURE_TYP, department, 'reply');
@@ -126,11 +142,12 @@ export function createProviderSignatures(credentials: CredentialSource): Provide
     },
 
     async verifyHeartbeat(heartbeat) {
-      const { signature, ...announced } = heartbeat;
-      const department = typeof announced.department === 'string' ? announced.department : '';
-      const { payload } = await check(signature, HEARTBEAT_SIGNATURE_TYP, department, 'heartbeat');
-      if (!same(payload, announced))
-        throw new SignatureRefusal('the signed heartbeat differs from the one sent');
+      await checkWhole(heartbeat, HEARTBEAT_SIGNATURE_TYP, 'heartbeat');
+    },
+
+    async verifyChange(event) {
+      const { header } = await checkWhole(event, CHANGE_SIGNATURE_TYP, 'change event');
+      return String(header.kid);
     },
   };
 }

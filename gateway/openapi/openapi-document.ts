@@ -25,6 +25,7 @@ import {
 } from './openapi-paths-console.js';
 import { lookupComponents, lookupPaths } from './openapi-paths-lookups.js';
 import { matterPaths } from './openapi-paths-matters.js';
+import { noticePaths } from './openapi-paths-notices.js';
 import { publicPaths } from './openapi-paths-public.js';
 import { registryPaths } from './openapi-paths-registry.js';
 import { reviewComponents, reviewPaths } from './openapi-paths-reviews.js';
@@ -47,6 +48,7 @@ and \`x-also-allowed\` who else may call it.`;
 
 const TAGS: Array<[string, string]> = [
   ['lookups', 'Certificate lookups (role `lookup`).'],
+  ['notices', 'Change notices: subscriptions, webhook targets, the event stream (docs/notices.md).'],
   ['catalog', 'Certificate types and their schemas.'],
   ['keys', 'Public keys to verify signatures offline.'],
   ['registry', 'Departments, systems and their keys.'],
@@ -82,6 +84,7 @@ export async function buildOpenApiDocument(catalog: SchemaCatalog): Promise<Json
     paths: {
       ...lookupPaths(shared),
       ...matterPaths(),
+      ...noticePaths(),
       ...publicPaths(),
       ...registryPaths(),
       ...auditPaths(),

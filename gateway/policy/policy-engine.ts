@@ -5,7 +5,7 @@
  * previous set stays in force and the problems are logged. Nothing is ever half-applied.
  */
 import { type FSWatcher, watch as watchFolder } from 'node:fs';
-import type { LookupPolicy, Requester } from '../access/lookup-terms.js';
+import type { LookupPolicy, LookupRequest, PolicyDecision, Requester } from '../access/lookup-terms.js';
 import type { AuditRecorder } from '../audit/audit-events.js';
 import type { Logger } from '../foundation/logger.js';
 import { schemasDir } from '../foundation/paths.js';
@@ -58,6 +58,11 @@ export interface PolicySummary {
 }
 
 export interface PolicyEngine extends LookupPolicy {
+  /**
+   * Decides as `authorize` does, without spending the requester's rate: for what is not a lookup but
+   * must stay within what a lookup could get (a change subscription, a notice delivered under one).
+   */
+  check(requester: Requester, request: LookupRequest): Promise<PolicyDecision>;
   /** Reloads the folder; resolves with what happened (never rejects for a bad file). */
   reload(trigger?: string): Promise<ReloadResult>;
   /**
@@ -94,6 +99,8 @@ function changes(previous: PolicySet | undefined, next: PolicySet) {
     changed: [...after.keys()].filter((id) => before.has(id) && before.get(id) !== after.get(id)),
   };
 }
+
+const UNLIMITED: RateLimiter = { take: async () => ({ allowed: true }) };
 
 export async function createPolicyEngine(options: PolicyEngineOptions): Promise<PolicyEngine> {
   const { dir, logger, audit } = options;
@@ -191,6 +198,9 @@ export async function createPolicyEngine(options: PolicyEngineOptions): Promise<
   return {
     async authorize(requester, request) {
       return decide(current, limiter, requester, request, now());
+    },
+    async check(requester, request) {
+      return decide(current, UNLIMITED, requester, request, now());
     },
     reload,
     watch({ files = true, sighup = true } = {}) {

@@ -27,6 +27,7 @@ import { SYSTEM_ID_PATTERN } from './codes.js';
 export const DEPARTMENT_SIGNATURE_ALGORITHM = 'ES256';
 export const REPLY_SIGNATURE_TYP = 'silobridge-reply+jws';
 export const HEARTBEAT_SIGNATURE_TYP = 'silobridge-heartbeat+jws';
+export const CHANGE_SIGNATURE_TYP = 'silobridge-change+jws';
 /** Salts carry at least 128 bits: 16 random bytes are 22 base64url characters. */
 export const MIN_SALT_LENGTH = 22;
 
@@ -305,6 +306,17 @@ export function disclosureMismatch(
 /** A heartbeat's signature: its payload is the heartbeat itself (every member but `signature`). */
 export function signHeartbeat(signer: DepartmentSigner, heartbeat: object): Promise<string> {
   return signer.sign(heartbeat, HEARTBEAT_SIGNATURE_TYP);
+}
+
+// --- Change events --------------------------------------------------------------------------------
+
+/**
+ * A change event's signature: like a heartbeat's, its payload is the event itself (every member but
+ * `signature`). Gateways check it and then sign each notice they deliver themselves, releasing only
+ * the fields a subscriber's policy grants (docs/protocol.md, "Change events").
+ */
+export function signChangeEvent(signer: DepartmentSigner, event: object): Promise<string> {
+  return signer.sign(event, CHANGE_SIGNATURE_TYP);
 }
 
 function base64urlJson(value: unknown): string {

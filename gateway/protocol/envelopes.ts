@@ -5,7 +5,7 @@
  * after `catalog.validateEnvelope(...)` said yes.
  */
 
-export type EnvelopeName = 'lookup-request' | 'lookup-reply' | 'heartbeat';
+export type EnvelopeName = 'lookup-request' | 'lookup-reply' | 'heartbeat' | 'record-change';
 
 export interface LookupPurposeEnvelope {
   /** The matter (administrative procedure) code. */
@@ -82,4 +82,26 @@ export interface HeartbeatEnvelope {
   inFlight?: number;
   /** The department's signature; its payload is this heartbeat without `signature`. */
   signature?: string;
+}
+
+export type RecordChangeKind = 'revoked' | 'expired' | 'amended';
+
+/** A provider department's notice that a record it holds changed (docs/protocol.md, "Change events"). */
+export interface RecordChangeEnvelope {
+  version: 1;
+  /** A UUID, unique per change: gateways and subscribers deduplicate on it. */
+  changeId: string;
+  department: string;
+  certificateType: string;
+  schemaVersion: number;
+  /** The record's subject, as a lookup of its type names it; a property may list several values. */
+  subject: Record<string, unknown>;
+  change: RecordChangeKind;
+  /** RFC 3339: when the change took effect in the department's register. */
+  effectiveAt: string;
+  /** Changed record fields with their new values. */
+  fields?: Record<string, unknown>;
+  sentAt: string;
+  /** Compact JWS (typ silobridge-change+jws) over every other member. */
+  signature: string;
 }

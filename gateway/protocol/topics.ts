@@ -4,6 +4,8 @@ import type { Bus } from './bus.js';
 export interface TopicNames {
   lookupRequests(department: string): string;
   lookupReplies(gatewayInstanceId: string): string;
+  /** Where a provider department's connector publishes changes of records it holds (docs/protocol.md 15). */
+  recordChanges(department: string): string;
   heartbeats: string;
   deadLetters: string;
   /** Every signed audit checkpoint, for departments to keep (docs/audit.md, "Copies outside the database"). */
@@ -12,17 +14,21 @@ export interface TopicNames {
   connectorGroup(department: string): string;
   /** The consumer groups of one gateway instance start with this (its replies, its heartbeats, ...). */
   gatewayGroups(gatewayInstanceId: string): string;
+  /** The one group all gateway instances share to take in change events: each event is matched once. */
+  recordChangesGroup: string;
 }
 
 export function topicNames(prefix: string): TopicNames {
   return {
     lookupRequests: (department) => `${prefix}.lookup-requests.${department}`,
     lookupReplies: (instanceId) => `${prefix}.lookup-replies.${instanceId}`,
+    recordChanges: (department) => `${prefix}.record-changes.${department}`,
     heartbeats: `${prefix}.heartbeats`,
     deadLetters: `${prefix}.dead-letters`,
     auditCheckpoints: `${prefix}.audit-checkpoints`,
     connectorGroup: (department) => `${prefix}.connector.${department}`,
     gatewayGroups: (instanceId) => `${prefix}.gateway.${instanceId}`,
+    recordChangesGroup: `${prefix}.gateways.record-changes`,
   };
 }
 
@@ -39,6 +45,15 @@ export const REQUEST_TOPIC_PARTITIONS = 6;
  * (seconds): keep them an hour by default, enough to debug (SILOBRIDGE_REQUEST_TOPIC_RETENTION_MS).
  */
 export const REQUEST_TOPIC_RETENTION_MS = 60 * 60_000;
+
+/** Partitions of a department's change topic: changes are few, and one gateway can take them all. */
+export const CHANGE_TOPIC_PARTITIONS = 3;
+
+/**
+ * Change events wait in Kafka until a gateway has matched them against subscriptions (then they live
+ * on as deliveries in the database): a week covers any outage of every gateway.
+ */
+export const CHANGE_TOPIC_RETENTION_MS = 7 * 24 * 60 * 60_000;
 
 /** Dead letters wait for the department to fix its connector: keep them a month. */
 const DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60_000;
@@ -65,6 +80,11 @@ export async function ensureSharedTopics(
     requestRetentionMs === undefined
       ? { retentionMs: REQUEST_TOPIC_RETENTION_MS }
       : { retentionMs: requestRetentionMs, applyToExisting: true },
+  );
+  await bus.ensureTopics(
+    departments.map((department) => topics.recordChanges(department)),
+    CHANGE_TOPIC_PARTITIONS,
+    { retentionMs: CHANGE_TOPIC_RETENTION_MS },
   );
 }
 

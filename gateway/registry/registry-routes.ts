@@ -12,6 +12,9 @@
  *   GET  /v1/systems/{dept}/{system}/keys             admin, audit, the system itself
  *   POST /v1/systems/{dept}/{system}/keys             admin, the system itself
  *   DELETE /v1/systems/{dept}/{system}/keys/{kid}     admin, the system itself (retires the key)
+ *
+ * A system's webhook targets (where its change notices go) are under the same path:
+ * gateway/notices/webhook-target-routes.ts.
  */
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import {
@@ -32,14 +35,14 @@ export interface RegistryRouterOptions {
   authenticate: RequestHandler;
 }
 
-const SYSTEM_PATH = '/v1/systems/:department/:system';
+export const SYSTEM_PATH = '/v1/systems/:department/:system';
 
-function systemIdOf(req: Request): string {
+export function systemIdOf(req: Request): string {
   return `${req.params.department}/${req.params.system}`;
 }
 
 /** The system itself, or a caller holding one of `roles`. */
-function selfOr(...roles: [Role, ...Role[]]): RequestHandler {
+export function selfOr(...roles: [Role, ...Role[]]): RequestHandler {
   return (req, res, next) => {
     const caller = callerOf(res);
     if (caller.systemId !== systemIdOf(req) && !hasAnyRole(caller, roles))

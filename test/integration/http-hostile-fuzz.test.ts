@@ -187,6 +187,33 @@ const connectorShape = shaped({
   ),
 });
 
+/** A change subscription: a lookup's parts, an end date and a delivery, each bent now and then. */
+const subscriptionShape = shaped({
+  certificateType: fc.constantFrom(...CERTIFICATE_TYPES, 'no-such-type').map((name) => JSON.stringify(name)),
+  subject: fc.oneof(
+    json({ unifiedSocialCreditCode: '91350100M000100Y43' }),
+    text.map((odd) => JSON.stringify({ residentIdNumber: odd })),
+  ),
+  purpose: json(PURPOSE),
+  endsAt: fc.oneof(
+    json(new Date(Date.now() + 86_400_000).toISOString()),
+    fc.constantFrom('"2020-01-01T00:00:00Z"', '"9999-12-31T23:59:60Z"', '"0000-00-00"', '"tomorrow"'),
+    text.map((odd) => JSON.stringify(odd)),
+  ),
+  delivery: fc.oneof(
+    json({ method: 'stream' }),
+    text.map((odd) => JSON.stringify({ method: 'webhook', target: odd })),
+    text.map((odd) => JSON.stringify({ method: 'webhook', url: `http://${odd}` })),
+  ),
+});
+const webhookTargetShape = shaped({
+  url: fc.oneof(
+    json('https://approvals.example.org/notices'),
+    text.map((odd) => JSON.stringify(`https://example.org/${odd}`)),
+    text.map((odd) => JSON.stringify(odd)),
+  ),
+});
+
 /** A body as bytes: shaped for the route, any JSON, or not JSON (nor UTF-8) at all. */
 const bodyOf = (shape: fc.Arbitrary<string>) =>
   fc.oneof(
@@ -309,7 +336,7 @@ const queryOf = (names: string[]) =>
 // ---- sending one and judging the answer ----
 
 interface HostileRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   role: Role;
   body?: Buffer;
@@ -493,6 +520,46 @@ describe('fuzzing: never a 5xx, always problem JSON', () => {
         role: fc.constant('admin' as const),
         headers,
       }),
+    ));
+
+  it('POST, GET and DELETE /v1/subscriptions[/{id}], PUT and DELETE webhook targets', () =>
+    fuzz(
+      fc.oneof(
+        fc.record({
+          method: fc.constant('POST' as const),
+          path: fc.constant('/v1/subscriptions'),
+          role: fc.constant('lookup' as const),
+          body: bodyOf(subscriptionShape),
+          headers,
+        }),
+        fc.record({
+          method: fc.constantFrom('GET' as const, 'DELETE' as const),
+          path: segment.map((value) => `/v1/subscriptions/${value}`),
+          role: fc.constant('lookup' as const),
+          headers,
+        }),
+        fc.record({
+          method: fc.constant('PUT' as const),
+          path: fc
+            .tuple(
+              fc.oneof(fc.constant('service-centre'), segment),
+              fc.oneof(fc.constant('approval'), segment),
+              segment,
+            )
+            .map(
+              ([department, system, name]) => `/v1/systems/${department}/${system}/webhook-targets/${name}`,
+            ),
+          role: fc.constant('admin' as const),
+          body: bodyOf(webhookTargetShape),
+          headers,
+        }),
+        fc.record({
+          method: fc.constant('DELETE' as const),
+          path: segment.map((name) => `/v1/systems/service-centre/approval/webhook-targets/${name}`),
+          role: fc.constant('admin' as const),
+          headers,
+        }),
+      ),
     ));
 
   it('is still up afterwards', async () => {

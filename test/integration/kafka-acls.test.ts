@@ -58,6 +58,7 @@ let secondApply: ApplyAclsReport;
 const closers: Array<() => Promise<unknown>> = [];
 const gatewayReplies: IncomingMessage[] = [];
 const gatewayHeartbeats: IncomingMessage[] = [];
+const gatewayChanges: IncomingMessage[] = [];
 let gatewayBus: Bus;
 
 const bindings = departmentAclBindings({
@@ -221,7 +222,14 @@ beforeAll(async () => {
     fromBeginning: true,
     handle: async (message) => void gatewayHeartbeats.push(message),
   });
-  await Promise.all([replies.ready, heartbeats.ready]);
+  // Change events: every department's, in the one group all gateway instances share.
+  const changes = await gatewayBus.subscribe({
+    topics: [topics.recordChanges(MARKET), topics.recordChanges(CIVIL)],
+    groupId: topics.recordChangesGroup,
+    fromBeginning: true,
+    handle: async (message) => void gatewayChanges.push(message),
+  });
+  await Promise.all([replies.ready, heartbeats.ready, changes.ready]);
 }, 120_000);
 
 afterAll(async () => {
@@ -269,7 +277,7 @@ describe('department ACLs on a broker that enforces them', () => {
     }
   });
 
-  it('let a connector consume its own requests in its own group, and write replies, heartbeats and dead letters', async () => {
+  it('let a connector consume its own requests in its own group, and write replies, heartbeats, dead letters and its change events', async () => {
     const connector = busAs(CONNECTOR_MARKET);
     // The connector runtime's start: every topic exists, so it creates none (it may not).
     await ensureSharedTopics(connector, topics, [MARKET]);
@@ -298,9 +306,11 @@ describe('department ACLs on a broker that enforces them', () => {
     await connector.publish(topics.deadLetters, [
       { value: 'dead-1', headers: { silobridge_dead_letter_reason: 'test' } },
     ]);
+    await connector.publish(topics.recordChanges(MARKET), [{ key: 'change-1', value: 'change-1' }]);
     await vi.waitFor(() => {
       expect(gatewayReplies.map((message) => message.value)).toEqual(['reply-1']);
       expect(gatewayHeartbeats.map((message) => message.value)).toEqual(['heartbeat-1']);
+      expect(gatewayChanges.map((message) => message.value)).toEqual(['change-1']);
     }, waitLong);
     // Leaves its group empty for the consumers below, which would otherwise wait for a rebalance.
     await connector.close();
@@ -338,6 +348,20 @@ describe(`Kafka refuses ${CONNECTOR_MARKET}, at once, when it`, () => {
     try {
       const { types, ms } = await refusal(() =>
         producer.send({ topic: topics.lookupRequests(CIVIL), acks: -1, messages: [{ value: 'forged' }] }),
+      );
+      expect(types).toContain('TOPIC_AUTHORIZATION_FAILED');
+      expect(ms).toBeLessThan(FAST_MS);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
+  it(`announces a change of ${CIVIL}'s records`, async () => {
+    const producer = kafkaAs(CONNECTOR_MARKET).producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      const { types, ms } = await refusal(() =>
+        producer.send({ topic: topics.recordChanges(CIVIL), acks: -1, messages: [{ value: 'forged' }] }),
       );
       expect(types).toContain('TOPIC_AUTHORIZATION_FAILED');
       expect(ms).toBeLessThan(FAST_MS);
@@ -433,6 +457,8 @@ describe('silobridge kafka acls', () => {
       'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.heartbeats *',
       'User:connector-market-regulation ALLOW WRITE TOPIC LITERAL silobridge.dead-letters *',
       'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.dead-letters *',
+      'User:connector-market-regulation ALLOW WRITE TOPIC LITERAL silobridge.record-changes.market-regulation *',
+      'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.record-changes.market-regulation *',
       'User:connector-market-regulation ALLOW READ TOPIC LITERAL silobridge.audit-checkpoints *',
       'User:connector-market-regulation ALLOW DESCRIBE TOPIC LITERAL silobridge.audit-checkpoints *',
       'User:connector-market-regulation ALLOW READ GROUP PREFIXED silobridge.audit-checkpoints. *',
@@ -447,10 +473,12 @@ describe('silobridge kafka acls', () => {
       'User:gateway ALLOW WRITE TOPIC LITERAL silobridge.audit-checkpoints *',
       'User:gateway ALLOW READ TOPIC PREFIXED silobridge.lookup-replies. *',
       'User:gateway ALLOW READ TOPIC LITERAL silobridge.heartbeats *',
+      'User:gateway ALLOW READ TOPIC PREFIXED silobridge.record-changes. *',
+      'User:gateway ALLOW READ GROUP LITERAL silobridge.gateways.record-changes *',
       'User:gateway ALLOW READ GROUP PREFIXED silobridge.gateway. *',
       'User:gateway ALLOW DESCRIBE CLUSTER LITERAL kafka-cluster *',
     ]);
-    expect(printed.bindings).toHaveLength(24);
+    expect(printed.bindings).toHaveLength(28);
   });
 
   it('prints a table under the configured prefix and principal names', async () => {
@@ -469,7 +497,7 @@ describe('silobridge kafka acls', () => {
       'NAME',
       'HOST',
     ]);
-    expect(lines).toHaveLength(25);
+    expect(lines).toHaveLength(29);
     expect(lines.map((line) => line.split(/\s+/).join(' '))).toContain(
       'User:connector-civil-affairs ALLOW READ TOPIC LITERAL acme.lookup-requests.civil-affairs *',
     );
@@ -498,9 +526,9 @@ describe('silobridge kafka acls', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
-      `applied to ${broker.brokers.join(',')}: 13 ACL(s) added, 37 already present, 0 removed`,
+      `applied to ${broker.brokers.join(',')}: 15 ACL(s) added, 43 already present, 0 removed`,
     );
-    expect(await aclsOf('connector-public-security')).toHaveLength(13);
+    expect(await aclsOf('connector-public-security')).toHaveLength(15);
   });
 
   it('--apply as a principal that may not manage ACLs fails, saying what it needs', async () => {

@@ -36,6 +36,7 @@ export const OPERATOR = 'data-office/gateway-admin';
 
 export interface TestClient {
   post(path: string, body: unknown): Promise<JsonResponse>;
+  put(path: string, body: unknown): Promise<JsonResponse>;
   get(path: string): Promise<JsonResponse>;
   delete(path: string): Promise<JsonResponse>;
 }
@@ -76,14 +77,17 @@ export async function createTestGatewayEnvironment(topicPrefix: string): Promise
           headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
+        // 204 and the like have no body.
+        const text = await response.text();
         return {
           status: response.status,
-          body: (await response.json()) as JsonResponse['body'],
+          body: (text ? JSON.parse(text) : undefined) as JsonResponse['body'],
           ms: performance.now() - startedAt,
         };
       };
       return {
         post: (route, body) => call('POST', route, body),
+        put: (route, body) => call('PUT', route, body),
         get: (route) => call('GET', route),
         delete: (route) => call('DELETE', route),
       };

@@ -119,7 +119,8 @@ beforeAll(async () => {
     HOST: '127.0.0.1',
     SILOBRIDGE_DATA_DIR: dataDir,
     SILOBRIDGE_DEMO_IDENTITIES: 'false',
-    SILOBRIDGE_SAMPLE_CONNECTORS: 'false',
+    // With the sample connectors, so the demo's own route (POST /v1/sample-connectors/changes) is walked too.
+    SILOBRIDGE_SAMPLE_CONNECTORS: 'true',
     SILOBRIDGE_POLICY_WATCH: 'false',
   });
   gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });

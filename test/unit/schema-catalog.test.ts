@@ -193,7 +193,7 @@ describe('seed data of the sample connectors', () => {
   });
 });
 
-describe.each<EnvelopeName>(['lookup-request', 'lookup-reply', 'heartbeat'])(
+describe.each<EnvelopeName>(['lookup-request', 'lookup-reply', 'heartbeat', 'record-change'])(
   '%s envelope examples',
   (name) => {
     it('pass when valid and fail with the expected error when not', async () => {

@@ -13,7 +13,15 @@ import {
 } from './dom.js';
 import { t } from './i18n.js';
 
-export const KINDS = ['lookup', 'access-refused', 'registry-change', 'policy-change', 'audit-access'];
+export const KINDS = [
+  'lookup',
+  'access-refused',
+  'registry-change',
+  'policy-change',
+  'audit-access',
+  'subscription',
+  'change-notice',
+];
 export const OUTCOMES = ['granted', 'denied', 'not-found', 'failed', 'timed-out', 'invalid'];
 
 // The last search survives opening an event and coming back.
