@@ -238,7 +238,8 @@ export async function startGateway(
       hashSubject: audit.hashSubject,
       keys: signing.keys,
       authenticate,
-      logger: logger.child({ component: 'notices' }),
+      // Each part names itself (change-intake, notice-delivery): a second `component` would repeat the key.
+      logger,
     });
     stack.push({ name: 'change notices', stop: () => notices.stop() });
 

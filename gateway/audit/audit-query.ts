@@ -10,7 +10,7 @@ import { type InputReader, MATTER, REQUESTER } from '../http/input-reader.js';
 import { CERTIFICATE_TYPE_PATTERN, DEPARTMENT_CODE_PATTERN } from '../protocol/codes.js';
 import type { Queryable } from '../storage/database.js';
 import type { ChainRow } from './audit-chain.js';
-import type { AuditEvent } from './audit-events.js';
+import { type AuditEvent, NOTICE_OUTCOMES } from './audit-events.js';
 import { toChainRow } from './audit-store.js';
 
 export const EVENT_KINDS: ReadonlyArray<AuditEvent['kind']> = [
@@ -22,6 +22,8 @@ export const EVENT_KINDS: ReadonlyArray<AuditEvent['kind']> = [
   'subscription',
   'change-notice',
 ];
+/** What `outcome` filters on: a lookup's outcome, or a change notice's step. */
+export const EVENT_OUTCOMES: readonly string[] = [...LOOKUP_OUTCOMES, ...NOTICE_OUTCOMES];
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;
 
@@ -60,7 +62,7 @@ export function readFilters(reader: InputReader): AuditEventFilters {
     requester: reader.string('requester', REQUESTER, 'a department code or <department>/<system>'),
     provider: reader.string('provider', DEPARTMENT_CODE_PATTERN, 'a department code'),
     certificateType: certificateTypeFilter(reader),
-    outcome: reader.list('outcome', LOOKUP_OUTCOMES),
+    outcome: reader.list('outcome', EVENT_OUTCOMES),
     matter: reader.string('matter', MATTER, 'a matter code'),
     lookupId: reader.string('lookupId', /^[A-Za-z0-9-]{1,64}$/, 'a lookup id'),
     from: reader.dateTime('from'),

@@ -7,11 +7,10 @@
 import { once } from 'node:events';
 import { type Response, Router } from 'express';
 import { callerOf, requireRole } from '../access/caller.js';
-import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
 import { GatewayError, NotFoundError } from '../foundation/errors.js';
 import { bodyObject, InputReader } from '../http/input-reader.js';
 import type { AuditRecorder } from './audit-events.js';
-import { parseSequence, readFilters, readPage } from './audit-query.js';
+import { EVENT_OUTCOMES, parseSequence, readFilters, readPage } from './audit-query.js';
 import type { AuditReader } from './audit-service.js';
 import { readSubject } from './audit-subjects.js';
 import type { SubjectHasher } from './subject-hash.js';
@@ -110,7 +109,7 @@ export function createAuditRouter(options: AuditRouterOptions): Router {
     const subject = readSubject(reader);
     const from = reader.dateTime('from');
     const to = reader.dateTime('to');
-    const outcome = reader.list('outcome', LOOKUP_OUTCOMES);
+    const outcome = reader.list('outcome', EVENT_OUTCOMES);
     const page = readPage(reader);
     reader.rejectUnknown();
     reader.done('The subject report request');

@@ -62,6 +62,9 @@ export function demoBanner(url: string, demo: DemoBootstrapResult, setup: Banner
     `    -H 'Content-Type: application/json' \\`,
     `    -d '${JSON.stringify(DEMO_BUNDLE)}'`,
     '',
+    'To see a revoked licence reach a subscribed approval system (a webhook, or an event stream),',
+    `follow docs/notices.md, "Walkthrough: the embedded demo" (POST ${url}/v1/sample-connectors/changes).`,
+    '',
     `Certificate types: ${url}/v1/catalog    Readiness: ${url}/readyz    Stop: Ctrl-C`,
     '',
   ].join('\n');

@@ -111,6 +111,18 @@ export class GatewayTimeoutError extends GatewayError {
 }
 
 /** Start-up configuration that cannot be used; the process prints the message and exits. */
+/** 409: what was asked conflicts with what exists (a duplicate, something still in use, already ended). */
+export class ConflictError extends GatewayError {
+  constructor(
+    detail: string,
+    problem: string,
+    extensions: ProblemExtensions = {},
+    title = 'Conflict with what exists',
+  ) {
+    super(problem, 409, title, detail, extensions);
+  }
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);

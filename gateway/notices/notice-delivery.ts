@@ -115,12 +115,12 @@ export function startNoticeDelivery(options: NoticeDeliveryOptions): NoticeDeliv
         signal: AbortSignal.timeout(retry.timeoutMs),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const name = (error as Error).name;
       throw new AttemptFailed(
         name === 'TimeoutError'
           ? `no answer within ${retry.timeoutMs} ms`
-          : `cannot connect (${cause ?? name})`,
+          : `cannot connect (${cause?.code ?? cause?.message ?? (error as Error).message})`,
       );
     }
     await response.body?.cancel().catch(() => {});

@@ -13,6 +13,7 @@ import { BadRequestError } from '../foundation/errors.js';
 import { SYSTEM_PATH, selfOr, systemIdOf } from '../registry/registry-routes.js';
 import { WEBHOOK_TARGET_NAME_PATTERN } from './subscription-request.js';
 import type { SubscriptionService, WebhookTarget } from './subscription-service.js';
+import { redactedUrl } from './webhook-target-url.js';
 
 const NAME = new RegExp(WEBHOOK_TARGET_NAME_PATTERN);
 const view = ({ systemId: _systemId, ...target }: WebhookTarget) => target;
@@ -36,7 +37,12 @@ export function createWebhookTargetRouter(options: {
   const path = `${SYSTEM_PATH}/webhook-targets`;
 
   router.get(path, authenticate, selfOr('admin', 'audit'), async (req, res) => {
-    res.json({ targets: (await subscriptions.listTargets(systemIdOf(req))).map(view) });
+    const targets = (await subscriptions.listTargets(systemIdOf(req))).map(view);
+    // A query may carry the receiver's secret: administrators (who set it) see it, nobody else.
+    const shown = callerOf(res).roles.includes('admin')
+      ? targets
+      : targets.map((target) => ({ ...target, url: redactedUrl(target.url) }));
+    res.json({ targets: shown });
   });
 
   router.put(`${path}/:name`, authenticate, requireRole('admin'), async (req, res) => {

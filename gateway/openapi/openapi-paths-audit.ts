@@ -4,8 +4,7 @@
  * both places a filter can come from: the query string (lists comma-separated) and a JSON body (lists
  * as arrays or comma-separated), with the same patterns, enums and limits the readers check.
  */
-import { LOOKUP_OUTCOMES } from '../access/lookup-terms.js';
-import { DEFAULT_PAGE_SIZE, EVENT_KINDS, MAX_PAGE_SIZE } from '../audit/audit-query.js';
+import { DEFAULT_PAGE_SIZE, EVENT_KINDS, EVENT_OUTCOMES, MAX_PAGE_SIZE } from '../audit/audit-query.js';
 import { MATTER, REQUESTER } from '../http/input-reader.js';
 import { certificateType, departmentCode } from './openapi-components.js';
 import {
@@ -44,7 +43,11 @@ const FILTERS: Record<string, Field> = {
   provider: plain('The provider department.', departmentCode),
   certificateType: plain('A certificate type.', certificateType),
   type: plain('Short for `certificateType` (not both, unless equal).', certificateType),
-  outcome: { description: 'Lookup outcomes.', schema: (inQuery) => listOf(LOOKUP_OUTCOMES, inQuery) },
+  outcome: {
+    description:
+      'Lookup outcomes, and the steps of a change notice (released, delivered, retrying, dead-lettered, denied).',
+    schema: (inQuery) => listOf(EVENT_OUTCOMES, inQuery),
+  },
   matter: plain('A matter code.', { type: 'string', pattern: MATTER.source }),
   lookupId: plain('One lookup’s events.', { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' }),
   from: plain('Inclusive; RFC 3339 with a time zone.', dateTime),

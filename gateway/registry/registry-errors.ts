@@ -1,9 +1,9 @@
 /** Registry problems beyond the shared hierarchy: conflicts with what is already registered. */
-import { GatewayError, type ProblemExtensions } from '../foundation/errors.js';
+import { ConflictError as Conflict, type ProblemExtensions } from '../foundation/errors.js';
 
-export class ConflictError extends GatewayError {
+export class ConflictError extends Conflict {
   constructor(detail: string, problem: string, extensions: ProblemExtensions = {}) {
-    super(problem, 409, 'Conflict with the registry', detail, extensions);
+    super(detail, problem, extensions, 'Conflict with the registry');
   }
 }
 

@@ -163,6 +163,7 @@ describe('webhook targets', () => {
       [{ url: 'http://user:pw@example.org/x' }, 'must not hold a user name or password'],
       [{ url: '/relative' }, 'must be an absolute URL'],
       [{ url: receiver.url, secret: 'x' }, 'is not a member of a webhook target'],
+      [{ url: 'http://127.0.0.1:9/notices' }, 'must not use port 9'],
     ] as const) {
       const refused = await call('PUT', `/v1/systems/${TEST_REQUESTER}/webhook-targets/bad`, body, ADMIN);
       expect(refused.status, JSON.stringify(body)).toBe(400);
@@ -177,6 +178,10 @@ describe('webhook targets', () => {
     expect(badName.status).toBe(400);
     const listed = await call('GET', `/v1/systems/${TEST_REQUESTER}/webhook-targets`);
     expect(listed.body.targets.map((t: { name: string }) => t.name)).toEqual(['case-system', 'flaky']);
+    // The query may hold the receiver's secret: only administrators see it.
+    expect(listed.body.targets[0].url).toBe(receiver.url.replace(/\?.*$/, '?…'));
+    const asAdmin = await call('GET', `/v1/systems/${TEST_REQUESTER}/webhook-targets`, undefined, ADMIN);
+    expect(asAdmin.body.targets[0].url).toBe(receiver.url);
   });
 });
 
@@ -392,6 +397,17 @@ describe('a failing webhook target', () => {
     ]);
     const last = (await auditOf(created.body.id)).at(-1);
     expect(last?.reason).toBe('the target answered HTTP 503');
+    // Data officers find dead letters by outcome.
+    const search = await call(
+      'GET',
+      '/v1/audit/events?kind=change-notice&outcome=dead-lettered',
+      undefined,
+      AUDITOR,
+    );
+    expect(search.status).toBe(200);
+    expect(
+      search.body.events.map((e: { event: { subscriptionId: string } }) => e.event.subscriptionId),
+    ).toContain(created.body.id);
   });
 });
 
@@ -460,6 +476,7 @@ describe('cancelling', () => {
     const twice = await call('DELETE', `/v1/subscriptions/${id}`);
     expect(twice.status).toBe(409);
     expect(twice.body.type).toBe(`${PROBLEM}subscription-not-open`);
+    expect(twice.body.title).toBe('Conflict with what exists');
     const open = await call('GET', '/v1/subscriptions');
     expect(open.body.subscriptions.map((s: { id: string }) => s.id)).not.toContain(id);
     const all = await call('GET', '/v1/subscriptions?state=all');

@@ -23,6 +23,8 @@ export const KINDS = [
   'change-notice',
 ];
 export const OUTCOMES = ['granted', 'denied', 'not-found', 'failed', 'timed-out', 'invalid'];
+/** A search also filters on the steps of a change notice (`denied` is shared with lookups). */
+const SEARCH_OUTCOMES = [...OUTCOMES, 'released', 'delivered', 'retrying', 'dead-lettered'];
 
 // The last search survives opening an event and coming back.
 let lastQuery;
@@ -69,7 +71,7 @@ export async function searchView(view) {
     field('search-requester', t('requester'), input({ name: 'requester' })),
     field('search-provider', t('provider'), input({ name: 'provider' })),
     field('search-certificateType', t('certificateType'), input({ name: 'certificateType' })),
-    checkboxes('search-outcome', t('outcome'), OUTCOMES, (outcome) => outcome),
+    checkboxes('search-outcome', t('outcome'), SEARCH_OUTCOMES, (outcome) => outcome),
     field('search-matter', t('matter'), input({ name: 'matter' })),
     field('search-lookupId', t('lookupId'), input({ name: 'lookupId' })),
     field('search-from', t('from'), input({ name: 'from' }), t('timeHint')),
