@@ -23,7 +23,7 @@ export const EVENT_KINDS: ReadonlyArray<AuditEvent['kind']> = [
   'change-notice',
 ];
 /** What `outcome` filters on: a lookup's outcome, or a change notice's step. */
-export const EVENT_OUTCOMES: readonly string[] = [...LOOKUP_OUTCOMES, ...NOTICE_OUTCOMES];
+export const EVENT_OUTCOMES: readonly string[] = [...new Set([...LOOKUP_OUTCOMES, ...NOTICE_OUTCOMES])];
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;
 

@@ -33,7 +33,7 @@ export interface NoticesOptions {
   catalog: SchemaCatalog;
   registry: Registry;
   signatures: Pick<ProviderSignatures, 'verifyChange'>;
-  policy: Pick<PolicyEngine, 'check'>;
+  policy: Pick<PolicyEngine, 'check' | 'authorize'>;
   audit: AuditRecorder;
   hashSubject: SubjectHasher;
   keys: Pick<SigningKeyRing, 'sign'>;

@@ -26,7 +26,7 @@ export interface SubscriptionRequest extends LookupRequest {
 export const SUBSCRIPTION_REQUEST_SCHEMA = {
   type: 'object',
   description:
-    'Subscribes to changes of one record for an open case. The record is named as in a lookup; the policy must allow the lookup (without spending its rate).',
+    'Subscribes to changes of one record for an open case. The record is named as in a lookup; the policy must allow the lookup, and it spends the rate as a lookup does.',
   required: [...LOOKUP_REQUEST_SCHEMA.required, 'endsAt', 'delivery'],
   additionalProperties: false,
   properties: {

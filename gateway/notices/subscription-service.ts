@@ -1,7 +1,7 @@
 /**
  * What approval systems and administrators do with change notices, behind the routes: subscribe (a
  * subscription is allowed exactly when the lookup it names would be: same catalog checks, same policy,
- * without spending the rate), list, look at, cancel; and the webhook targets notices may go to. Every
+ * spending the rate as a lookup does), list, look at, cancel; and the webhook targets notices may go to. Every
  * subscription opened or cancelled and every target change is in the audit log.
  */
 import { randomUUID } from 'node:crypto';
@@ -57,7 +57,7 @@ export interface SubscriptionService {
 export function createSubscriptionService(options: {
   store: NoticeStore;
   catalog: RequestCatalog;
-  policy: Pick<PolicyEngine, 'check'>;
+  policy: Pick<PolicyEngine, 'authorize'>;
   registry: Pick<Registry, 'getSystem'>;
   audit: AuditRecorder;
   hashSubject: SubjectHasher;
@@ -84,8 +84,9 @@ export function createSubscriptionService(options: {
       const requester = requesterOf(caller);
       const request = parseSubscriptionRequest(body);
       const { provider } = checkAgainstCatalog(catalog, request);
-      // A 403 naming the reason, recorded as a refusal like any other.
-      await policy.check(requester, request);
+      // A 403 naming the reason (or 429), recorded as a refusal like any other. Subscribing spends the
+      // rate as a lookup does: a system cannot open subscriptions faster than it may look records up.
+      await policy.authorize(requester, request, provider);
       const { delivery } = request;
       if (delivery.method === 'webhook' && !(await store.getTarget(caller.systemId, delivery.target))) {
         throw new BadRequestError(

@@ -6,7 +6,6 @@
 import { SAMPLE_CHANGE_SCHEMA } from '../demo/sample-change-routes.js';
 import { SUBSCRIPTION_REQUEST_SCHEMA } from '../notices/subscription-request.js';
 import { WEBHOOK_TARGET_SCHEMA } from '../notices/webhook-target-url.js';
-import { departmentCode } from './openapi-components.js';
 import {
   type JsonObject,
   json,
@@ -15,13 +14,10 @@ import {
   pathParameter,
   queryParameter,
 } from './openapi-operations.js';
+import { systemPath } from './openapi-paths-registry.js';
 
 const string = { type: 'string' };
 const dateTime = { type: 'string', format: 'date-time' };
-const systemPath = [
-  pathParameter('department', 'The system’s department code.', departmentCode),
-  pathParameter('system', 'The system’s name within its department.', string),
-];
 const targetName = pathParameter('name', 'The target’s name, e.g. `case-system`.', {
   type: 'string',
   pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
@@ -128,7 +124,7 @@ export function noticePaths(): JsonObject {
         audited: true,
         summary: 'Subscribe to changes of a record',
         description:
-          'For an open case: notices when the record is revoked, expires or is amended, until `endsAt`. Allowed exactly when the lookup it names is (same policy, without spending the rate); the policy is checked again at every delivery. Notices go to a webhook target an administrator registered for the calling system, never to a URL from the body, or to the event stream.',
+          'For an open case: notices when the record is revoked, expires or is amended, until `endsAt`. Allowed exactly when the lookup it names is (same policy, and it spends the rate as a lookup does); the policy is checked again at every delivery, without spending the rate. Notices go to a webhook target an administrator registered for the calling system, never to a URL from the body, or to the event stream.',
         tag: 'notices',
         access: { roles: ['lookup'] },
         body: SUBSCRIPTION_REQUEST_SCHEMA as unknown as JsonObject,
@@ -142,6 +138,7 @@ export function noticePaths(): JsonObject {
             'webhook-target-not-registered',
           ],
           403: ['access-denied'],
+          429: ['rate-limited'],
         },
       }),
       get: operation({

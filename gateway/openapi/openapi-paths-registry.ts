@@ -23,7 +23,8 @@ const list = (member: string, component: string) => ({
   properties: { [member]: { type: 'array', items: ref(component) } },
 });
 
-const systemPath = [
+/** `{department}/{system}`: a system's id as path parameters. */
+export const systemPath = [
   pathParameter('department', 'The system’s department code.', departmentCode),
   pathParameter('system', 'The system’s name within its department.', string),
 ];

@@ -60,7 +60,7 @@ export interface PolicySummary {
 export interface PolicyEngine extends LookupPolicy {
   /**
    * Decides as `authorize` does, without spending the requester's rate: for what is not a lookup but
-   * must stay within what a lookup could get (a change subscription, a notice delivered under one).
+   * must stay within what a lookup could get (a notice delivered under a change subscription).
    */
   check(requester: Requester, request: LookupRequest): Promise<PolicyDecision>;
   /** Reloads the folder; resolves with what happened (never rejects for a bad file). */
