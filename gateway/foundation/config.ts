@@ -53,6 +53,8 @@ export interface GatewayConfig {
   shutdownGraceMs: number;
   /** Retries of change notices to webhook targets (docs/notices.md). */
   noticeRetry: { baseMs: number; maxMs: number; maxAttempts: number; timeoutMs: number };
+  /** How long finished deliveries and the change events they carried are kept. */
+  noticeRetentionDays: number;
   /** Limits of the HTTP server against slow and greedy clients (gateway/http/http-server.ts). */
   http: HttpServerSettings;
   /** Start the sample department connectors in-process (the embedded demo). */
@@ -387,6 +389,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       maxAttempts: reader.integer('SILOBRIDGE_NOTICE_MAX_ATTEMPTS', 12, 1, 100),
       timeoutMs: reader.integer('SILOBRIDGE_NOTICE_TIMEOUT_MS', 10_000, 100, 120_000),
     },
+    noticeRetentionDays: reader.integer('SILOBRIDGE_NOTICE_RETENTION_DAYS', 7, 1, 3650),
     http: parseHttpSettings(reader),
     sampleConnectors,
     // Demo systems (an admin among them, keys on disk) belong to the embedded demo only, never to a

@@ -52,6 +52,10 @@ export interface NoticeDeliveryOptions {
   pollIntervalMs?: number;
   /** Deliveries attempted at once. Default 16. */
   concurrency?: number;
+  /** Finished deliveries, and change events no delivery needs, are forgotten after this long. */
+  retentionMs?: number;
+  /** How often that is done. Default: hourly. */
+  pruneIntervalMs?: number;
 }
 
 export interface NoticeDelivery {
@@ -73,7 +77,19 @@ export function startNoticeDelivery(options: NoticeDeliveryOptions): NoticeDeliv
   const retry: NoticeRetrySettings = { ...DEFAULT_NOTICE_RETRY, ...options.retry };
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const concurrency = options.concurrency ?? 16;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60_000;
   let running = true;
+  const prune = async () => {
+    try {
+      const pruned = await store.prune(new Date(Date.now() - retentionMs));
+      if (pruned.deliveries + pruned.changes > 0) logger.info(pruned, 'old change notices forgotten');
+    } catch (error) {
+      logger.warn({ err: error }, 'cannot prune old change notices; will try again');
+    }
+  };
+  const pruning = setInterval(() => void prune(), options.pruneIntervalMs ?? 60 * 60_000);
+  pruning.unref();
+  void prune();
   let wakeUp: (() => void) | undefined;
   let woken = false;
 
@@ -252,6 +268,7 @@ export function startNoticeDelivery(options: NoticeDeliveryOptions): NoticeDeliv
     },
     async stop() {
       running = false;
+      clearInterval(pruning);
       wakeUp?.();
       await loop;
     },

@@ -123,6 +123,11 @@ export interface NoticeStore {
   /** Stream notices after `afterId` that were delivered to `systemId`: due again (a client's Last-Event-ID). */
   redeliverStreamAfter(systemId: string, afterId: string): Promise<number>;
   countByState(subscriptionId: string): Promise<Record<DeliveryState, number>>;
+  /**
+   * Forgets deliveries finished before `before`, and the change events no delivery needs any more
+   * (they name the subject in clear; the audit log keeps what happened). Resolves with what went.
+   */
+  prune(before: Date): Promise<{ deliveries: number; changes: number }>;
 }
 
 export function createNoticeStore(db: Database): NoticeStore {
@@ -236,6 +241,14 @@ export function createNoticeStore(db: Database): NoticeStore {
 
     async takeInChange(change, subjectHashes, providerKeyId) {
       return db.transaction(async (tx) => {
+        // An event nobody subscribed to is not kept: it names a citizen or company in clear.
+        const matching = await tx.query(
+          `SELECT 1 FROM change_subscriptions s
+           WHERE s.certificate_type = $1 AND s.provider = $2 AND s.subject_hashes && $3::text[]
+             AND s.cancelled_at IS NULL AND s.ends_at > now() LIMIT 1`,
+          [change.certificateType, change.department, subjectHashes],
+        );
+        if (matching.rows.length === 0) return 0;
         await tx.query(
           `INSERT INTO record_changes (change_id, department, certificate_type, event, provider_key_id)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (change_id) DO NOTHING`,
@@ -312,6 +325,20 @@ export function createNoticeStore(db: Database): NoticeStore {
         [systemId, afterId],
       );
       return result.rowCount;
+    },
+    async prune(before) {
+      return db.transaction(async (tx) => {
+        const deliveries = await tx.query(
+          "DELETE FROM notice_deliveries WHERE state <> 'pending' AND finished_at < $1",
+          [before.toISOString()],
+        );
+        const changes = await tx.query(
+          `DELETE FROM record_changes c WHERE c.received_at < $1
+             AND NOT EXISTS (SELECT 1 FROM notice_deliveries d WHERE d.change_id = c.change_id)`,
+          [before.toISOString()],
+        );
+        return { deliveries: deliveries.rowCount, changes: changes.rowCount };
+      });
     },
     async countByState(subscriptionId) {
       const rows = await query<{ state: DeliveryState; count: string }>(

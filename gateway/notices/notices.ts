@@ -27,7 +27,7 @@ import { createSubscriptionService } from './subscription-service.js';
 import { createWebhookTargetRouter } from './webhook-target-routes.js';
 
 export interface NoticesOptions {
-  config: Pick<GatewayConfig, 'topicPrefix' | 'noticeRetry'>;
+  config: Pick<GatewayConfig, 'topicPrefix' | 'noticeRetry' | 'noticeRetentionDays'>;
   database: Database;
   bus: Bus;
   catalog: SchemaCatalog;
@@ -63,6 +63,7 @@ export async function startNotices(options: NoticesOptions): Promise<Notices> {
     streams,
     logger: logger.child({ component: 'notice-delivery' }),
     retry: config.noticeRetry,
+    retentionMs: config.noticeRetentionDays * 24 * 60 * 60_000,
   });
   let intake: Awaited<ReturnType<typeof startChangeIntake>>;
   try {

@@ -20,11 +20,15 @@ export interface GatewayOptions {
   from?: 'source' | 'dist';
   auditOff?: boolean;
   nodeArgs?: string[];
+  /** Gateway environment overriding the benchmark's (e.g. the per-department in-flight bound). */
+  env?: Record<string, string>;
 }
 
 /** A started gateway process with its own database, data folder and topics; its connectors over Kafka. */
 export interface GatewaySetup {
   gateway: BenchChild;
+  /** The sample connectors' process (over Kafka only). */
+  connectors?: BenchChild;
   url: string;
   token: () => Promise<string>;
   stop(): Promise<void>;
@@ -71,18 +75,21 @@ export async function startGatewaySetup(
         // rest at once with 503 provider-busy, by design. Raised so the batch rows measure the path.
         SILOBRIDGE_MAX_IN_FLIGHT_PER_DEPARTMENT: '4000',
         KAFKA_BROKERS: options.brokers ?? '',
+        ...options.env,
       },
     });
     local.push(() => gateway.stop());
     const started = Date.now();
     const url = String((await gateway.ready).url);
     const gatewayUp = Date.now() - started;
+    let connectors: BenchChild | undefined;
     if (options.brokers) {
-      const connectors = startBenchChild('connectors', 'bench-connectors.ts', {
+      const started = startBenchChild('connectors', 'bench-connectors.ts', {
         args: [options.brokers, prefix, dataDir],
       });
-      local.push(() => connectors.stop());
-      await connectors.ready;
+      connectors = started;
+      local.push(() => started.stop());
+      await started.ready;
     }
     const connectorsUp = Date.now() - started;
     await waitUntilLookupsWork(url, await demoToken(dataDir));
@@ -90,7 +97,7 @@ export async function startGatewaySetup(
       `  (gateway listening after ${seconds(gatewayUp)}, connectors after ${seconds(connectorsUp)}, ` +
         `lookups answered after ${seconds(Date.now() - started)})\n`,
     );
-    return { gateway, url, token: () => demoToken(dataDir), stop };
+    return { gateway, connectors, url, token: () => demoToken(dataDir), stop };
   } catch (error) {
     await stop();
     throw error;

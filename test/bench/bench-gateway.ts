@@ -4,7 +4,8 @@
  * with a no-op (the "audit off" baseline: only here, never a production switch). Answers the
  * orchestrator's `kafkaRequests` with the Kafka requests this process sent so far, by API, and
  * `profileStart` / `profileStop` by running V8's CPU profiler (what `node --cpu-prof` runs, here only
- * over the measured phase, without start-up and warm-up) and writing a .cpuprofile.
+ * over the measured phase, without start-up and warm-up) and writing a .cpuprofile, and `memory` with
+ * process.memoryUsage() (rss-in-flight.ts: how much of the RSS is the JavaScript heap).
  *   node --import tsx test/bench/bench-gateway.ts [--from source|dist] [--audit off]   (driven by gateway-bench.ts)
  */
 import { writeFile } from 'node:fs/promises';
@@ -32,6 +33,7 @@ serveOrchestrator(
   { url: gateway.url, bus: gateway.bus.kind, database: gateway.database.kind },
   async (message) => {
     if (message.type === 'kafkaRequests') return { counts: kafkaRequests() };
+    if (message.type === 'memory') return { ...process.memoryUsage() };
     if (message.type === 'profileStart') {
       profiler.connect();
       await profiler.post('Profiler.enable');

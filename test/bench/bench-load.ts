@@ -4,7 +4,8 @@
  * bench-matter.ts) to `url` over keep-alive connections, `concurrency` at a time, and answers the
  * orchestrator with the phase's throughput and latencies. A lookup counts only when answered 200 (a
  * batch item only when its own status is 200, a bundle only when every one of its items is found).
- *   node --import tsx test/bench/bench-load.ts <url>   (driven over IPC by gateway-bench.ts)
+ *   node --import tsx test/bench/bench-load.ts <url> [maxSockets=256]   (driven over IPC by gateway-bench.ts,
+ *   and by rss-in-flight.ts with more sockets than lookups in flight)
  */
 import http from 'node:http';
 import { CERTIFICATE_TYPES, lookupBody } from '../support/lookup-fixtures.js';
@@ -14,7 +15,7 @@ import { type BenchMessage, runPhase, serveOrchestrator } from './bench-process.
 export type LoadKind = 'lookup' | 'batch' | 'echo' | 'matter-lookup' | 'bundle';
 
 const base = new URL(process.argv[2] ?? 'http://127.0.0.1:8080');
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.argv[3] ?? 256) });
 
 const MATTER = await bundleFixture();
 /** Bodies built once: the load generator should spend its CPU on sending, not on JSON. */

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SignedChangeNotice, verifyChangeNotice } from '../../gateway/notices/change-notice.js';
+import { createNoticeStore } from '../../gateway/notices/notice-store.js';
 import type { IncomingMessage } from '../../gateway/protocol/bus.js';
 import { signChangeEvent } from '../../gateway/protocol/department-signature.js';
 import { DEAD_LETTER_REASON_HEADER, topicNames } from '../../gateway/protocol/topics.js';
@@ -568,5 +569,47 @@ describe('change events the gateway refuses', () => {
     );
     await delay(500);
     expect(receiver.received.length).toBe(deliveredBefore);
+  });
+});
+
+describe('what the gateway keeps', () => {
+  it('never stores an event nobody subscribed to, and forgets finished notices after the retention', async () => {
+    const { database } = embedded.gateway;
+    const count = async (sql: string) => Number((await database.query<{ n: string }>(sql)).rows[0]?.n);
+    // A valid licence nobody subscribed to, revoked: taken in, matched against nothing, not kept.
+    const unsubscribed = '91350111MAGM8JRM3Q';
+    const published = await call(
+      'POST',
+      '/v1/sample-connectors/changes',
+      {
+        certificateType: LICENCE,
+        subject: { unifiedSocialCreditCode: unsubscribed },
+        change: 'amended',
+        fields: { name: 'Renamed Ltd' },
+      },
+      ADMIN,
+    );
+    expect(published.status).toBe(202);
+    await delay(1000);
+    expect(
+      await count(`SELECT count(*) AS n FROM record_changes WHERE change_id = '${published.body.changeId}'`),
+    ).toBe(0);
+
+    const pendingBefore = await count("SELECT count(*) AS n FROM notice_deliveries WHERE state = 'pending'");
+    const finishedBefore = await count(
+      "SELECT count(*) AS n FROM notice_deliveries WHERE state <> 'pending'",
+    );
+    expect(finishedBefore).toBeGreaterThan(0);
+    // As the hourly prune does once the retention has passed.
+    const pruned = await createNoticeStore(database).prune(new Date(Date.now() + 1000));
+    expect(pruned.deliveries).toBe(finishedBefore);
+    expect(await count("SELECT count(*) AS n FROM notice_deliveries WHERE state <> 'pending'")).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM notice_deliveries WHERE state = 'pending'")).toBe(
+      pendingBefore,
+    );
+    // Change events still needed by a pending delivery stay; the others went with their deliveries.
+    expect(await count('SELECT count(*) AS n FROM record_changes')).toBe(
+      await count('SELECT count(DISTINCT change_id) AS n FROM notice_deliveries'),
+    );
   });
 });
