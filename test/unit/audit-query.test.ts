@@ -61,7 +61,8 @@ describe('audit event search filters', () => {
       { pointer: '/provider', reason: 'must be a department code' },
       {
         pointer: '/outcome',
-        reason: 'has approved; allowed: granted, denied, not-found, failed, timed-out, invalid, released, delivered, retrying, dead-lettered',
+        reason:
+          'has approved; allowed: granted, denied, not-found, failed, timed-out, invalid, released, delivered, retrying, dead-lettered',
       },
       { pointer: '/from', reason: expect.stringContaining('RFC 3339 date-time') },
       { pointer: '/limit', reason: 'must be a whole number from 1 to 500' },
