@@ -21,16 +21,20 @@ bytes_of_hex "30770201010420$(hex_of_b64url "$(jq -r .d "$KEY_FILE")")a00a06082a
   openssl ec -inform DER -out "$PEM" 2>/dev/null
 KID="$SYSTEM#$(jq -r .kid "$KEY_FILE")"
 
-# A compact JWS (ES256) of the JSON in $1, typ $2. openssl signs in DER; JWS wants r || s, 32 bytes each.
-jws() {
-  local input sig r s
-  input="$(jq -cn --arg kid "$KID" --arg typ "$2" '{alg: "ES256", kid: $kid, typ: $typ}' | tr -d '\n' | b64url).$(printf '%s' "$1" | b64url)"
-  sig=$(printf '%s' "$input" | openssl dgst -sha256 -sign "$PEM" | od -An -v -tx1 | tr -d ' \n')
-  sig=${sig:4}                                           # SEQUENCE, length
+# openssl's DER signature (hex) as the r || s JWS wants (hex, 32 bytes each). DER writes each integer
+# in as few bytes as it can, with a 00 first when its high bit is set: drop that, pad with zeros.
+der_to_raw() {
+  local sig=${1:4} r s                                  # after SEQUENCE and its length
   r=${sig:4:$((16#${sig:2:2} * 2))} && sig=${sig:$((4 + ${#r}))}
   s=${sig:4:$((16#${sig:2:2} * 2))}
-  r=$(printf '%064s' "${r: -64}" | tr ' ' 0) && s=$(printf '%064s' "${s: -64}" | tr ' ' 0)
-  printf '%s.%s' "$input" "$(bytes_of_hex "$r$s" | b64url)"
+  printf '%064s%064s' "${r#00}" "${s#00}" | tr ' ' 0
+}
+# A compact JWS (ES256) of the JSON in $1, typ $2.
+jws() {
+  local input der
+  input="$(jq -cn --arg kid "$KID" --arg typ "$2" '{alg: "ES256", kid: $kid, typ: $typ}' | tr -d '\n' | b64url).$(printf '%s' "$1" | b64url)"
+  der=$(printf '%s' "$input" | openssl dgst -sha256 -sign "$PEM" | od -An -v -tx1 | tr -d ' \n')
+  printf '%s.%s' "$input" "$(bytes_of_hex "$(der_to_raw "$der")" | b64url)"
 }
 # Adds `disclosures` (one [salt, field, value] per record field) and `signature` to the reply in $1.
 sign_reply() {
