@@ -69,6 +69,7 @@ export function prepareEvent(event: AuditEvent, hashSubject: SubjectHasher): Pre
     throw new TypeError(`audit event time ${JSON.stringify(event.at)} is not a date`);
   const { subject, ...rest } = event as AuditEvent & { subject?: Record<string, unknown> };
   const prepared = jsonExact({ ...rest, at: time.toISOString(), v: STORED_EVENT_VERSION }) as PreparedEvent;
+  // Identifiers are hashed here; an event may instead bring hashes made with the same key earlier.
   if (subject !== undefined) prepared.subjectHashes = hashSubject(subject);
   return prepared;
 }

@@ -99,6 +99,11 @@ export interface SubscriptionAuditEvent {
   provider: string;
   /** Stored only as keyed hashes, like a lookup's. */
   subject?: Record<string, unknown>;
+  /**
+   * For a cancellation: the keyed hashes the subscription holds (its subject is kept no other way), so
+   * a search by subject finds the cancellation as it finds the creation.
+   */
+  subjectHashes?: string[];
   endsAt: string;
   /** Who cancelled (the subscriber or an administrator); with `cancelled` only. */
   actor?: string;

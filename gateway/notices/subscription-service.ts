@@ -152,6 +152,7 @@ export function createSubscriptionService(options: {
         purpose: cancelled.purpose,
         certificateType: cancelled.certificateType,
         provider: cancelled.provider,
+        subjectHashes: cancelled.subjectHashes,
         endsAt: cancelled.endsAt,
         actor: caller.systemId,
       });

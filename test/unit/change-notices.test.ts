@@ -502,7 +502,11 @@ describe('cancelling', () => {
       denied: 0,
       cancelled: 0,
     });
-    expect((await auditOf(id)).map((event) => event.action)).toEqual(['created', 'cancelled']);
+    const trail = await auditOf(id);
+    expect(trail.map((event) => event.action)).toEqual(['created', 'cancelled']);
+    // Both are found by the subject: the cancellation carries the subscription's hashes.
+    expect(trail[1]?.subjectHashes).toEqual(trail[0]?.subjectHashes);
+    expect((trail[0]?.subjectHashes as string[]).length).toBeGreaterThan(0);
   });
 });
 
