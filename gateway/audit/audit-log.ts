@@ -15,7 +15,7 @@ import { type CheckpointSigner, checkpointHead, type StoredCheckpoint } from './
 import type { AuditEvent, AuditRecorder } from './audit-events.js';
 import { type AuditMetrics, createAuditMetrics, noAuditMetrics } from './audit-metrics.js';
 import { checkHmacKey } from './audit-settings.js';
-import { type ChainHead, insertRows, lockChain, readHead } from './audit-store.js';
+import { appendRows, type ChainHead, insertRows, lockChain, readHead } from './audit-store.js';
 import { createSubjectHasher } from './subject-hash.js';
 
 export class AuditUnavailableError extends ServiceUnavailableError {
@@ -62,6 +62,10 @@ export interface AuditLogStats {
   batches: number;
   failedBatches: number;
   checkpoints: number;
+  /** One-round-trip appends that wrote nothing because another instance had appended first. */
+  relinks: number;
+  /** Batches linked while holding the chain lock, after OPTIMISTIC_ATTEMPTS such misses in a row. */
+  lockedBatches: number;
 }
 
 export interface AuditLog extends AuditRecorder {
@@ -73,6 +77,9 @@ export interface AuditLog extends AuditRecorder {
   close(): Promise<void>;
   stats(): AuditLogStats;
 }
+
+/** One-round-trip appends tried before a batch takes the chain lock while it is linked (see appendBatch). */
+const OPTIMISTIC_ATTEMPTS = 3;
 
 interface Pending {
   prepared: PreparedEvent;
@@ -94,7 +101,14 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   const checkpointEvery = options.checkpointEvery ?? 1000;
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 60_000;
   const recordTimeoutMs = options.recordTimeoutMs ?? 5000;
-  const stats: AuditLogStats = { events: 0, batches: 0, failedBatches: 0, checkpoints: 0 };
+  const stats: AuditLogStats = {
+    events: 0,
+    batches: 0,
+    failedBatches: 0,
+    checkpoints: 0,
+    relinks: 0,
+    lockedBatches: 0,
+  };
 
   const queue: Pending[] = [];
   let closed = false;
@@ -166,28 +180,43 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
       return checkpoint;
     });
 
+  /**
+   * The chain's head as this log last saw it: batches are linked onto it and appended in one round
+   * trip (`appendRows`). Another instance appending in between makes that attempt write nothing and
+   * return the real head; after OPTIMISTIC_ATTEMPTS such misses in a row (instances contending for
+   * the chain), the batch is linked while holding the chain lock, which always succeeds.
+   */
+  let lastSeenHead: { sequence: number; hash: string } | undefined;
+  const appendBatch = async (prepared: PreparedEvent[]): Promise<ChainHead> => {
+    for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt += 1) {
+      lastSeenHead ??= await readHead(database);
+      const rows = linkEvents(lastSeenHead.sequence, lastSeenHead.hash, prepared);
+      const { appended, head } = await appendRows(database, rows, recordTimeoutMs);
+      sawHead(head);
+      lastSeenHead = head;
+      if (appended) return head;
+      stats.relinks += 1;
+    }
+    stats.lockedBatches += 1;
+    const head = await database.transaction(async (tx) => {
+      await lockChain(tx, recordTimeoutMs);
+      const before = await readHead(tx);
+      const rows = linkEvents(before.sequence, before.hash, prepared);
+      await insertRows(tx, rows);
+      const last = rows.at(-1);
+      return last ? { ...before, sequence: last.sequence, hash: last.hash } : before;
+    });
+    sawHead(head);
+    lastSeenHead = head;
+    return head;
+  };
+
   const writeBatch = async (batch: Pending[]): Promise<number> => {
     const started = performance.now();
     for (const pending of batch) pending.state = 'writing';
     writingSince = batch[0]?.since;
     try {
-      const head = await exclusive(() =>
-        database.transaction(async (tx) => {
-          await lockChain(tx, recordTimeoutMs);
-          const before = await readHead(tx);
-          const rows = linkEvents(
-            before.sequence,
-            before.hash,
-            batch.map((pending) => pending.prepared),
-          );
-          await insertRows(tx, rows);
-          sawHead(before);
-          return {
-            sequence: rows.at(-1)?.sequence ?? before.sequence,
-            checkpointSequence: before.checkpointSequence,
-          };
-        }),
-      );
+      const head = await exclusive(() => appendBatch(batch.map((pending) => pending.prepared)));
       stats.events += batch.length;
       stats.batches += 1;
       metrics.committed(batch.length, (performance.now() - started) / 1000);

@@ -1,8 +1,10 @@
 /**
  * The audit log's SQL: appending a batch to the chain under the chain lock, and reading the chain back
- * in order (for verification and export). Every gateway instance appends to one chain: the batch
- * transaction takes a transaction-scoped advisory lock, then reads the head (a fresh snapshot, taken
- * after the lock, under READ COMMITTED), so appends are totally ordered across instances.
+ * in order (for verification and export). Every gateway instance appends to one chain under a
+ * transaction-scoped advisory lock, reading the head after the lock is granted (a fresh snapshot under
+ * READ COMMITTED), so appends are totally ordered across instances: in one statement that checks the
+ * batch continues the head (`appendRows`), or in a transaction that holds the lock while the batch is
+ * linked (`lockChain`, `readHead`, `insertRows`).
  */
 import type { Queryable } from '../storage/database.js';
 import type { ChainRow, StoredAuditEvent } from './audit-chain.js';
@@ -29,20 +31,16 @@ export async function lockChain(tx: Queryable, lockTimeoutMs: number): Promise<v
   ]);
 }
 
-export async function readHead(tx: Queryable): Promise<ChainHead> {
-  const { rows } = await tx.query<{
-    sequence: string | number | null;
-    hash: string | null;
-    checkpoint_sequence: string | number | null;
-    checkpoint_at: Date | string | null;
-    checkpoint_jws: string | null;
-  }>(
-    `SELECT e.sequence, e.hash, c.sequence AS checkpoint_sequence, c.at AS checkpoint_at, c.jws AS checkpoint_jws
-       FROM (SELECT 1) AS one
-       LEFT JOIN LATERAL (SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1) AS e ON true
-       LEFT JOIN LATERAL (SELECT sequence, at, jws FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1) AS c ON true`,
-  );
-  const row = rows[0];
+/** The head and newest checkpoint as both head queries return them (null while the chain is empty). */
+interface HeadRow {
+  sequence: string | number | null;
+  hash: string | null;
+  checkpoint_sequence: string | number | null;
+  checkpoint_at: Date | string | null;
+  checkpoint_jws: string | null;
+}
+
+function toChainHead(row: HeadRow | undefined): ChainHead {
   return {
     sequence: Number(row?.sequence ?? 0),
     hash: row?.hash ?? GENESIS_HASH,
@@ -52,6 +50,44 @@ export async function readHead(tx: Queryable): Promise<ChainHead> {
   };
 }
 
+export async function readHead(tx: Queryable): Promise<ChainHead> {
+  const { rows } = await tx.query<HeadRow>(
+    `SELECT e.sequence, e.hash, c.sequence AS checkpoint_sequence, c.at AS checkpoint_at, c.jws AS checkpoint_jws
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (SELECT sequence, hash FROM audit_events ORDER BY sequence DESC LIMIT 1) AS e ON true
+       LEFT JOIN LATERAL (SELECT sequence, at, jws FROM audit_checkpoints ORDER BY sequence DESC LIMIT 1) AS c ON true`,
+  );
+  return toChainHead(rows[0]);
+}
+
+/** What `appendRows` found: whether the batch went in, and the chain's head after it either way. */
+export interface AppendResult {
+  appended: boolean;
+  head: ChainHead;
+}
+
+/**
+ * Appends `rows` (linked onto the head this writer last saw) in one statement and one round trip:
+ * the migration 110 function takes the chain lock and writes the batch only if its first row still
+ * continues the chain's head. If another writer appended first, nothing is written and the result
+ * holds the head to relink onto. Runs as its own transaction, so never inside `database.transaction`.
+ */
+export async function appendRows(
+  db: Queryable,
+  rows: ChainRow[],
+  lockTimeoutMs: number,
+): Promise<AppendResult> {
+  const { rows: result } = await db.query<HeadRow & { appended: boolean }>(
+    `SELECT appended, head_sequence AS sequence, head_hash AS hash, checkpoint_sequence, checkpoint_at, checkpoint_jws
+       FROM audit_append($1::jsonb, $2, $3)`,
+    [JSON.stringify(rows), AUDIT_CHAIN_LOCK, `${lockTimeoutMs}ms`],
+  );
+  const row = result[0];
+  if (!row) throw new Error('audit_append returned no row');
+  return { appended: row.appended, head: toChainHead(row) };
+}
+
+/** Inserts linked rows inside a transaction that holds the chain lock (see `lockChain`). */
 export async function insertRows(tx: Queryable, rows: ChainRow[]): Promise<void> {
   // One statement and one JSON parameter for the whole batch: the same on pg and PGlite.
   await tx.query(

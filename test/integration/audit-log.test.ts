@@ -158,8 +158,22 @@ describe('the audit log on PostgreSQL', () => {
     await expect(database.query("UPDATE audit_settings SET value = 'x'")).rejects.toThrow(/append-only/);
   });
 
-  it('writes concurrent events in shared transactions (group commit)', async () => {
-    const log = await openLog({ batchMaxEvents: 100 });
+  it('writes concurrent events in shared transactions (group commit), one statement per batch', async () => {
+    // Every statement the log sends, counted from the first record() on.
+    let statements = 0;
+    const counted: Database = {
+      ...database,
+      query: (sql, params) => {
+        statements += 1;
+        return database.query(sql, params);
+      },
+      transaction: (work) => {
+        statements += 1;
+        return database.transaction(work);
+      },
+    };
+    const log = await openLog({ database: counted, batchMaxEvents: 100, checkpointEvery: 10_000 });
+    statements = 0;
     await Promise.all(
       Array.from({ length: 400 }, (_, index) => log.record(lookupEvent('granted', 200, index))),
     );
@@ -167,6 +181,10 @@ describe('the audit log on PostgreSQL', () => {
     expect(stats.events).toBe(400);
     expect(stats.batches).toBeGreaterThanOrEqual(4);
     expect(stats.batches).toBeLessThan(20);
+    // One round trip per batch, plus one head read before the first: no BEGIN, lock, INSERT, COMMIT.
+    expect(statements).toBe(stats.batches + 1);
+    expect(stats).toMatchObject({ relinks: 0, lockedBatches: 0 });
+    expect((await verifyAuditLog(database)).ok).toBe(true);
   });
 
   it('never strands an event recorded just as a batch finishes', async () => {
@@ -231,9 +249,50 @@ describe('the audit log on PostgreSQL', () => {
       ).length;
       expect(switches).toBeGreaterThan(1);
       expect(report.checkpoints.verified).toBeGreaterThanOrEqual(1);
+      // Interleaving means a writer found the head moved by the other and relinked its batch.
+      expect(a.stats().relinks + b.stats().relinks).toBeGreaterThan(0);
     } finally {
       await other.close();
     }
+  });
+
+  it('relinks a batch when another instance appended first, and takes the chain lock after three misses', async () => {
+    const other = await openLog();
+    // Before each of this log's first three one-statement appends, the other instance appends an
+    // event, so the head this log linked its batch onto is stale every time.
+    let interfere = 3;
+    const raced: Database = {
+      ...database,
+      query: async (sql, params) => {
+        if (sql.includes('audit_append') && interfere > 0) {
+          interfere -= 1;
+          await other.record({
+            ...lookupEvent('granted', 200, 900 + interfere),
+            lookupId: `other-${interfere}`,
+          } as AuditEvent);
+        }
+        return database.query(sql, params);
+      },
+    };
+    const log = await openLog({ database: raced });
+    const before = (await verifyAuditLog(database)).events;
+    await Promise.all(
+      Array.from({ length: 5 }, (_, index) =>
+        log.record({ ...lookupEvent('granted', 200, index), lookupId: `raced-${index}` } as AuditEvent),
+      ),
+    );
+    expect(log.stats()).toMatchObject({ events: 5, batches: 1, relinks: 3, lockedBatches: 1 });
+    const report = await verifyAuditLog(database);
+    expect(report.ok).toBe(true);
+    expect(report.events).toBe(before + 8);
+    const { rows } = await database.query<{ lookup_id: string }>(
+      "SELECT lookup_id FROM audit_events WHERE lookup_id ~ '^(raced|other)-' ORDER BY sequence",
+    );
+    // The other instance's three events went in first; the raced batch follows them, whole.
+    expect(rows.map((row) => row.lookup_id.split('-')[0])).toEqual([
+      ...Array(3).fill('other'),
+      ...Array(5).fill('raced'),
+    ]);
   });
 
   it('signs a checkpoint every N events and every T milliseconds', async () => {

@@ -289,23 +289,19 @@ describe('lookups (scripted provider, catalog and policy) and the real audit log
   });
 
   it('commits none of a batch that fails half-way, and rejects every waiter with a 503', async () => {
-    // The INSERT runs, then the connection "fails" before COMMIT: the transaction must roll back.
-    const failing: Database = {
-      ...database,
-      transaction: (work) =>
-        database.transaction((tx) =>
-          work({
-            exec: tx.exec,
-            query: async (sql, params) => {
-              const result = await tx.query(sql, params);
-              if (sql.includes('INSERT INTO audit_events'))
-                throw new Error('connection terminated unexpectedly');
-              return result as never;
-            },
-          }),
-        ),
-    };
-    const log = await createAuditLog({ database: failing, hmacKey: HMAC_KEY, logger });
+    // A row trigger makes the batch's INSERT fail at its 11th event, after 10 rows went in: the
+    // statement (one transaction) must roll back all of them.
+    const admin = new pg.Client({ connectionString: testDb.url });
+    await admin.connect();
+    await admin.query(`
+      CREATE FUNCTION test_fail_half_way() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.event->>'target' = 't10' THEN RAISE EXCEPTION 'connection terminated unexpectedly'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER test_fail_half_way BEFORE INSERT ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION test_fail_half_way();`);
+    const log = await createAuditLog({ database, hmacKey: HMAC_KEY, logger });
     logs.push(log);
     const before = await countEvents(database);
     const results = await Promise.allSettled(
@@ -327,6 +323,18 @@ describe('lookups (scripted provider, catalog and policy) and the real audit log
     expect(await countEvents(database)).toBe(before);
     expect((await verifyAuditLog(database)).ok).toBe(true);
     expect(log.stats()).toMatchObject({ events: 0, failedBatches: expect.any(Number) });
+    // Once the fault is gone the same log carries on where the chain ends.
+    await admin.query('DROP TRIGGER test_fail_half_way ON audit_events; DROP FUNCTION test_fail_half_way()');
+    await admin.end();
+    await log.record({
+      kind: 'registry-change',
+      at: new Date().toISOString(),
+      actor: 'a/b',
+      action: 'test',
+      target: 'after',
+    });
+    expect(await countEvents(database)).toBe(before + 1);
+    expect((await verifyAuditLog(database)).ok).toBe(true);
   });
 
   it('answers 503 within the timeout when the chain lock is held elsewhere, then carries on', async () => {
