@@ -3,10 +3,10 @@
  * the department's consumer group, hands each to the handler for its certificate type, and replies on
  * the requester's reply topic. It depends only on the Bus interface, so it runs on Kafka and in-process.
  *
- * Guarantees: a request's offset is committed only after its reply is produced (the bus commits when
- * the handler resolves); a handler error becomes an `error` reply, never a crash; requests past their
- * deadline are dropped unanswered (the gateway has already given up); at most `concurrency` requests
- * are handled at once; stop() announces `down` and lets in-flight requests finish.
+ * Guarantees: a request's offset is committed only after its reply is produced (the bus commits only
+ * what its handler has finished); a handler error becomes an `error` reply, never a crash; requests
+ * past their deadline are dropped unanswered (the gateway has already given up); at most `concurrency`
+ * requests are handled at once; stop() announces `down` and lets in-flight requests finish.
  *
  * The same connector also publishes the department's change events (publishChange: a record it holds
  * was revoked, expired or amended), signed with the same key, for the certificate types it answers.

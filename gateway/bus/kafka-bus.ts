@@ -1,8 +1,8 @@
 /**
  * The bus over Apache Kafka, through kafkajs (the contract in gateway/protocol/bus.ts). Delivery is
- * at least once: a message's offset is committed only after its handler settled (kafkajs autoCommit
- * commits the offsets eachMessage resolved, after each batch), and a handler's exception is logged
- * and the message skipped. Publishes to one topic in the same event-loop turn share one produce
+ * at least once: a message's offset is committed only after its handler settled (every
+ * `commitIntervalMs`, when a rebalance starts, and at stop: kafka-subscription.ts), and a handler's
+ * exception is logged and the message skipped. Publishes to one topic in the same event-loop turn share one produce
  * request, split so that no request exceeds `maxRequestBytes` (below the broker's
  * `message.max.bytes`). Topics are never auto-created. Every subscription is its own consumer
  * (kafka-subscription.ts); the producer and the admin client are shared and connected on first use.
@@ -53,10 +53,20 @@ export interface KafkaBusOptions {
    * larger than this still goes out, alone.
    */
   maxRequestBytes?: number;
+  /**
+   * How often each subscription commits the offsets of the messages it has handled. Default
+   * DEFAULT_COMMIT_INTERVAL_MS, 1000. Longer: fewer OffsetCommit requests; but after a crash, or a
+   * rebalance whose commit loses the race with the rejoin, a partition's next owner reads up to this
+   * long's worth of already handled messages again. 0: commit as soon as each message is handled.
+   */
+  commitIntervalMs?: number;
 }
 
 /** Below Kafka's default `message.max.bytes` (1,048,588), with room for the record batch header. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1_000_000;
+
+/** One OffsetCommit a second per subscription at most, instead of one per fetched batch. */
+export const DEFAULT_COMMIT_INTERVAL_MS = 1000;
 
 const CLIENT_LOG_LEVELS = {
   error: logLevel.ERROR,
@@ -133,9 +143,10 @@ class KafkaBus implements Bus {
   private readonly admin: LazyClient<Admin>;
   private readonly producer: LazyClient<Producer>;
   private readonly subscriptions = new Set<KafkaSubscription>();
-  /** Messages published this event-loop turn, per topic: the produce requests they go out in. */
-  private readonly sendQueue = new Map<string, PendingRequest[]>();
+  /** The produce requests that messages published this event-loop turn go out in, all topics together. */
+  private turnQueue: PendingRequest[] | undefined;
   private readonly maxRequestBytes: number;
+  private readonly commitIntervalMs: number;
   /** Topics seen to exist, so publish asks the cluster only about new names. */
   private readonly knownTopics = new Set<string>();
   private closing: Promise<void> | undefined;
@@ -145,6 +156,10 @@ class KafkaBus implements Bus {
     this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     if (!(this.maxRequestBytes > 0)) {
       throw new Error(`maxRequestBytes must be a positive number, not ${options.maxRequestBytes}.`);
+    }
+    this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
+    if (!Number.isInteger(this.commitIntervalMs) || this.commitIntervalMs < 0) {
+      throw new Error(`commitIntervalMs must be a whole number >= 0, not ${options.commitIntervalMs}.`);
     }
     this.kafka = createKafkaClient(options);
     this.admin = new LazyClient(() => this.kafka.admin());
@@ -234,67 +249,103 @@ class KafkaBus implements Bus {
     this.assertOpen();
     await this.assertTopicsExist([topic]);
     // kafkajs has no linger: every send() is its own produce request, with its own broker and
-    // event-loop cost. Publishes to one topic in the same event-loop turn share one request: no added
-    // latency when idle, several messages per request under load. The broker refuses a request
-    // larger than its message.max.bytes as a whole, so a turn's messages are split at
-    // maxRequestBytes into several requests, all sent at the end of the turn.
-    const requests = this.turnRequests(topic);
-    const waits = new Set<Promise<void>>();
+    // event-loop cost. Publishes in the same event-loop turn share one request, whatever their topics
+    // (a lookup's request topic is its provider's, so lookups to several departments, or an evidence
+    // bundle's items, go out together): no added latency when idle, several messages per request
+    // under load. The broker refuses a request larger than its message.max.bytes as a whole, so a
+    // turn's messages are split at maxRequestBytes into several requests, all sent when the turn ends.
+    const requests = this.turnRequests();
+    const waits = new Set<Promise<SendFailures>>();
     for (const message of messages) {
       const bytes = estimatedBytes(message);
       let request = requests.at(-1);
-      if (!request || (request.messages.length > 0 && request.bytes + bytes > this.maxRequestBytes)) {
-        request = this.queueRequest(topic, requests);
+      if (!request || (request.bytes > 0 && request.bytes + bytes > this.maxRequestBytes)) {
+        request = this.queueRequest(requests);
       }
-      request.messages.push(message);
+      const queued = request.topics.get(topic);
+      if (queued) queued.push(message);
+      else request.topics.set(topic, [message]);
       request.bytes += bytes;
       waits.add(request.sent);
     }
-    await Promise.all(waits);
+    for (const failures of await Promise.all(waits)) {
+      const failure = failures.get(topic);
+      if (failure !== undefined) throw failure;
+    }
   }
 
-  /** This turn's produce requests to `topic`, sent together once the turn ends. */
-  private turnRequests(topic: string): PendingRequest[] {
-    let requests = this.sendQueue.get(topic);
-    if (!requests) {
+  /** This turn's produce requests, sent together once the turn ends. */
+  private turnRequests(): PendingRequest[] {
+    if (!this.turnQueue) {
       const queued: PendingRequest[] = [];
-      requests = queued;
-      this.sendQueue.set(topic, queued);
+      this.turnQueue = queued;
       setImmediate(() => {
-        this.sendQueue.delete(topic);
+        this.turnQueue = undefined;
         for (const request of queued) request.flush();
       });
     }
-    return requests;
+    return this.turnQueue;
   }
 
-  private queueRequest(topic: string, requests: PendingRequest[]): PendingRequest {
+  private queueRequest(requests: PendingRequest[]): PendingRequest {
     let flush!: () => void;
     const turnEnded = new Promise<void>((resolve) => {
       flush = resolve;
     });
-    const request: PendingRequest = { messages: [], bytes: 0, flush, sent: Promise.resolve() };
-    request.sent = turnEnded.then(() => this.send(topic, request.messages));
+    const request: PendingRequest = {
+      topics: new Map(),
+      bytes: 0,
+      flush,
+      sent: Promise.resolve(NO_FAILURES),
+    };
+    request.sent = turnEnded.then(() => this.send(request.topics));
     requests.push(request);
     return request;
   }
 
-  private async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    const producer = await this.producer.get().catch(this.explain);
+  /** Sends one produce request; resolves (never rejects) with the error each failed topic's publishers get. */
+  private async send(topics: Map<string, OutgoingMessage[]>): Promise<SendFailures> {
+    const topicMessages = [...topics].map(([topic, messages]) => ({
+      topic,
+      messages: messages.map((message) => ({
+        key: message.key ?? null,
+        value: message.value,
+        headers: message.headers,
+      })),
+    }));
     try {
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: messages.map((message) => ({
-          key: message.key ?? null,
-          value: message.value,
-          headers: message.headers,
-        })),
-      });
+      const producer = await this.producer.get().catch(this.explain);
+      await producer.sendBatch({ acks: -1, topicMessages });
+      return NO_FAILURES;
     } catch (error) {
-      if (errorType(error) !== 'UNKNOWN_TOPIC_OR_PARTITION') this.explain(error);
+      if (topicMessages.length > 1 && errorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        // kafkajs fails the whole request for one topic's error (a topic deleted since it was
+        // checked): send each topic on its own, so only that topic's publishers hear of it. A topic
+        // the first request did write gets its messages twice, harmless as for kafkajs's own
+        // retries (see the producer's settings in the constructor).
+        const alone = await Promise.all(
+          [...topics].map(([topic, messages]) => this.send(new Map([[topic, messages]]))),
+        );
+        return new Map(alone.flatMap((failures) => [...failures]));
+      }
+      const failure = this.publishError(
+        topicMessages.length === 1 ? topicMessages[0]?.topic : undefined,
+        error,
+      );
+      return new Map(topicMessages.map(({ topic }) => [topic, failure]));
+    }
+  }
+
+  /** What publish() rejects with after a failed send: UnknownTopicError for a topic gone, else the error explained. */
+  private publishError(topic: string | undefined, error: unknown): unknown {
+    if (topic !== undefined && errorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') {
       this.knownTopics.delete(topic);
-      throw new UnknownTopicError(topic);
+      return new UnknownTopicError(topic);
+    }
+    try {
+      return this.explain(error);
+    } catch (explained) {
+      return explained;
     }
   }
 
@@ -308,7 +359,7 @@ class KafkaBus implements Bus {
     await this.assertTopicsExist(options.topics);
     const subscription = new KafkaSubscription(
       this.kafka,
-      { ...options, concurrency },
+      { ...options, concurrency, commitIntervalMs: this.commitIntervalMs },
       this.logger,
       this.explain,
       () => this.subscriptions.delete(subscription),
@@ -380,13 +431,19 @@ class KafkaBus implements Bus {
 
 /** One produce request being filled during an event-loop turn. */
 interface PendingRequest {
-  messages: OutgoingMessage[];
-  /** estimatedBytes() of `messages`, summed. */
+  /** Its messages, by topic. */
+  topics: Map<string, OutgoingMessage[]>;
+  /** estimatedBytes() of its messages, summed. */
   bytes: number;
   /** Called once the turn has ended: `sent` then sends the request. */
   flush: () => void;
-  sent: Promise<void>;
+  /** Settles once the request was answered, with the topics that failed. */
+  sent: Promise<SendFailures>;
 }
+
+/** The topics of a produce request that failed, with the error their publishers get. */
+type SendFailures = ReadonlyMap<string, unknown>;
+const NO_FAILURES: SendFailures = new Map();
 
 /**
  * An upper bound on a message's share of a produce request: key, value and header bytes, plus the

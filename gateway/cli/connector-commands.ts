@@ -200,6 +200,7 @@ async function runUntilSignalled(options: {
     // Not a child of the connector's logger: pino would write `component` twice.
     logger: createLogger(options.environment.logLevel).child({ component: 'kafka' }),
     security: options.environment.kafkaSecurity,
+    commitIntervalMs: options.environment.kafkaCommitIntervalMs,
   });
   let running: Awaited<ReturnType<typeof options.start>>;
   try {

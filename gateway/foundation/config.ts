@@ -37,6 +37,12 @@ export interface GatewayConfig {
   kafkaBrokers: string[];
   /** TLS (with the CA bundle's text when one is given) and the SASL login to the brokers. */
   kafkaSecurity: KafkaSecurity;
+  /**
+   * How often Kafka consumers (the gateway's and `silobridge connector`'s) commit the offsets of what
+   * they handled; 0: after every message. Longer means fewer requests and more messages read again
+   * after a crash or rebalance.
+   */
+  kafkaCommitIntervalMs: number;
   topicPrefix: string;
   /** Names this gateway instance's reply topic; unique per running instance. */
   instanceId: string;
@@ -358,6 +364,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     dataDir: path.resolve(reader.string('SILOBRIDGE_DATA_DIR', './.silobridge')),
     kafkaBrokers,
     kafkaSecurity: parseKafkaSecurity(reader),
+    kafkaCommitIntervalMs: reader.integer('KAFKA_COMMIT_INTERVAL_MS', 1000, 0, 60_000),
     topicPrefix: reader.string(
       'SILOBRIDGE_TOPIC_PREFIX',
       'silobridge',

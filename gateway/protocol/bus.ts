@@ -39,8 +39,8 @@ export interface SubscribeOptions {
    */
   concurrency?: number;
   /**
-   * Handles one message. The message counts as consumed (its offset is committed) only after this
-   * resolves; an exception is logged and the message is skipped, it never stops the subscription.
+   * Handles one message. The message counts as consumed (its offset may be committed) only after this
+   * settles; an exception is logged and the message is skipped, it never stops the subscription.
    */
   handle: (message: IncomingMessage) => Promise<void>;
 }

@@ -2,12 +2,16 @@
  * Publishes coalesced in one event-loop turn must not add up to a produce request the broker refuses
  * (issue 12: 32 batch calls of 100 in flight, 3,201 items answered 503 because their combined request
  * exceeded `message.max.bytes`, 1 MiB by default, as on the test broker). The bus splits a turn's
- * messages at `maxRequestBytes`; a single message over the broker's limit is still refused.
+ * messages at `maxRequestBytes`; a single message over the broker's limit is still refused. Publishes
+ * to several topics in one turn share one request (an evidence bundle's three departments, lookups
+ * to several providers), and a topic that fails fails only its own publishers.
  */
 import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, inject, it, vi } from 'vitest';
 import { createKafkaBus } from '../../gateway/bus/kafka-bus.js';
-import type { Bus } from '../../gateway/protocol/bus.js';
+import { type Bus, UnknownTopicError } from '../../gateway/protocol/bus.js';
+import { countKafkaRequests } from '../bench/kafka-request-counter.js';
 import { createRecordingLogger, uniqueName, waitLong } from '../contract/bus-contract.js';
 
 const brokers = inject('kafkaBrokers').split(',');
@@ -34,6 +38,9 @@ async function withBus(work: (bus: Bus) => Promise<void>, maxRequestBytes?: numb
     await bus.close();
   }
 }
+
+/** Every Kafka request this test process sends, by API. */
+const countRequests = countKafkaRequests();
 
 describe('KafkaBus produce requests', { timeout: 60_000 }, () => {
   it.each([
@@ -65,6 +72,59 @@ describe('KafkaBus produce requests', { timeout: 60_000 }, () => {
       expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
       await vi.waitFor(() => expect(received.size).toBe(3200), waitLong);
     }, cap);
+  });
+
+  it('sends publishes to several topics in one turn as one produce request', async () => {
+    const produceRequests = () => countRequests().Produce ?? 0;
+    await withBus(async (bus) => {
+      const topics = ['one', 'two', 'three'].map((name) => uniqueName(`turn-${name}`));
+      await bus.ensureTopics(topics);
+      const received: string[] = [];
+      const subscription = await bus.subscribe({
+        topics,
+        groupId: uniqueName('g'),
+        handle: async (incoming) => {
+          received.push(`${incoming.topic}:${incoming.value}`);
+        },
+      });
+      await subscription.ready;
+      await bus.publish(topics[0] ?? '', [{ value: 'warm-up' }]); // connects the producer
+      await vi.waitFor(() => expect(received).toHaveLength(1), waitLong);
+
+      const before = produceRequests();
+      await Promise.all(topics.map((topic) => bus.publish(topic, [{ value: 'together' }])));
+      expect(produceRequests() - before).toBe(1);
+      await vi.waitFor(() => expect(received).toHaveLength(4), waitLong);
+      expect(received.slice(1).sort()).toEqual(topics.map((topic) => `${topic}:together`).sort());
+    });
+  });
+
+  it("fails only the publishers of a topic that is gone, not the others sharing the turn's request", async () => {
+    await withBus(async (bus) => {
+      const [kept, deleted] = [uniqueName('kept'), uniqueName('deleted')];
+      await bus.ensureTopics([kept, deleted]);
+      // Both known to the bus; then the second disappears behind its back.
+      await bus.publish(kept, [{ value: 'warm-up' }]);
+      await bus.publish(deleted, [{ value: 'warm-up' }]);
+      const admin = new Kafka({
+        brokers,
+        clientId: 'request-size-admin',
+        logLevel: logLevel.NOTHING,
+      }).admin();
+      await admin.connect();
+      try {
+        await admin.deleteTopics({ topics: [deleted] });
+      } finally {
+        await admin.disconnect();
+      }
+
+      const outcomes = await Promise.allSettled([
+        bus.publish(kept, [{ value: 'kept' }]),
+        bus.publish(deleted, [{ value: 'lost' }]),
+      ]);
+      expect(outcomes[0]).toEqual({ status: 'fulfilled', value: undefined });
+      expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: expect.any(UnknownTopicError) });
+    });
   });
 
   it('still refuses one message larger than the broker accepts, alone, and the rest of the turn goes out', async () => {

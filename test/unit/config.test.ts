@@ -57,6 +57,17 @@ describe('loadConfig', () => {
     expect(message).toContain('SILOBRIDGE_LOOKUP_TIMEOUT_MS="0"');
   });
 
+  it('reads how often Kafka consumers commit, 0 (every message) to 60000 ms, default 1000', () => {
+    expect(loadConfig({}).kafkaCommitIntervalMs).toBe(1000);
+    expect(loadConfig({ KAFKA_COMMIT_INTERVAL_MS: '0' }).kafkaCommitIntervalMs).toBe(0);
+    expect(loadConfig({ KAFKA_COMMIT_INTERVAL_MS: '5000' }).kafkaCommitIntervalMs).toBe(5000);
+    for (const bad of ['-1', '1.5', 'soon', '60001']) {
+      expect(() => loadConfig({ KAFKA_COMMIT_INTERVAL_MS: bad })).toThrow(
+        `KAFKA_COMMIT_INTERVAL_MS=${JSON.stringify(bad)} is not valid: expected a whole number from 0 to 60000`,
+      );
+    }
+  });
+
   it('never echoes a bad DATABASE_URL, which may hold a password', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/x' })).toThrow(
       /DATABASE_URL is not valid: expected postgres:\/\//,
