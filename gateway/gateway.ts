@@ -84,6 +84,7 @@ function createBus(config: GatewayConfig, logger: Logger): Bus {
     clientId: `silobridge-gateway-${config.instanceId}`,
     logger: logger.child({ component: 'kafka' }),
     security: config.kafkaSecurity,
+    commitIntervalMs: config.kafkaCommitIntervalMs,
   });
 }
 
@@ -271,7 +272,10 @@ export async function startGateway(
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
       middleware: [drain.middleware, metrics.middleware],
+      // Express tries each router in turn: the lookup routes, the hot path, come first.
       routers: [
+        lookups.router,
+        matters.router,
         createHealthRouter(
           [
             { name: 'database', check: () => database.check() },
@@ -298,8 +302,6 @@ export async function startGateway(
           createReviewRouter({ reviews, audit: audit.log }),
         ),
         withAuthentication('/v1/statistics', authenticate, statistics.router),
-        lookups.router,
-        matters.router,
         notices.router,
         ...demoRouters,
       ],

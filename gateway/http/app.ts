@@ -68,6 +68,9 @@ function withProblem(res: ServerResponse, line: Record<string, unknown>): Record
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Responses are `no-store` (securityHeaders): an ETag would only cost a hash of every body, and a
+  // 304 must never stand in for a fresh answer about a person.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(
     pinoHttp({

@@ -15,8 +15,9 @@
  *   node --import tsx test/bench/gateway-bench.ts [--lookups 5000] [--sequential 1000] [--warmup 500]
  *     [--batches 200] [--batch-sequential 40] [--bundles 500] [--idle-ms 3000] [--gateway-from source|dist (npm run build first)]
  *     [--overlap-startup] [--doc docs/performance.md | --no-doc] [--json file]
- *     [--profile file.cpuprofile]   (only the Kafka case: the gateway's CPU profile at 32 in flight,
- *     taken with V8's profiler as node --cpu-prof does, and its summary; see summarise-profile.ts)
+ *     [--profile file.cpuprofile [--profile-at 32|1]]   (only the Kafka case: the gateway's CPU profile
+ *     at 32 (or 1) in flight, taken with V8's profiler as node --cpu-prof does, and its summary; see
+ *     summarise-profile.ts)
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
     'no-doc': { type: 'boolean', default: false },
     json: { type: 'string' },
     profile: { type: 'string' },
+    'profile-at': { type: 'string', default: '32' },
     'overlap-startup': { type: 'boolean', default: false },
     'gateway-from': { type: 'string', default: 'source' },
     'idle-ms': { type: 'string', default: '3000' },
@@ -154,7 +156,7 @@ async function gatewayCase(
     idleCpu[key] = (cpuSeconds(gateway.pid) - idleBefore) / (IDLE_MS / 1000);
     for (const concurrency of LEVELS) {
       const count = concurrency === 1 ? COUNT.at1 : COUNT.at32;
-      const profiled = options.profileFile && concurrency === 32;
+      const profiled = options.profileFile && concurrency === Number(args['profile-at']);
       if (profiled) await gateway.request({ type: 'profileStart' });
       const m = await phase(
         load,
@@ -367,11 +369,12 @@ async function main(): Promise<void> {
   if (args.profile) {
     const file = path.resolve(args.profile);
     const setup = startGatewaySetup({ brokers, from }, register);
-    await gatewayCase(rows, 'kafka', 'full lookup over Kafka (gateway profiled at 32 in flight)', setup, {
+    const at = args['profile-at'];
+    await gatewayCase(rows, 'kafka', `full lookup over Kafka (gateway profiled at ${at} in flight)`, setup, {
       kafka: true,
       profileFile: file,
     });
-    console.log(`Profile of the gateway process at 32 in flight: ${file}\n`);
+    console.log(`Profile of the gateway process at ${at} in flight: ${file}\n`);
     console.log(summariseProfile(JSON.parse(readFileSync(file, 'utf8'))));
     return;
   }
