@@ -80,6 +80,8 @@ export interface AuditLog extends AuditRecorder {
 
 /** One-round-trip appends tried before a batch takes the chain lock while it is linked (see appendBatch). */
 const OPTIMISTIC_ATTEMPTS = 3;
+/** The longest a batch waits for company under load (see companyWaitMs). */
+const MAX_COMPANY_WAIT_MS = 10;
 
 interface Pending {
   prepared: PreparedEvent;
@@ -219,7 +221,9 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
       const head = await exclusive(() => appendBatch(batch.map((pending) => pending.prepared)));
       stats.events += batch.length;
       stats.batches += 1;
-      metrics.committed(batch.length, (performance.now() - started) / 1000);
+      const ended = performance.now();
+      lastBatch = { events: batch.length, endedAt: ended, durationMs: ended - started };
+      metrics.committed(batch.length, (ended - started) / 1000);
       metrics.appended(batch.map((pending) => pending.prepared.kind));
       for (const pending of batch) {
         pending.state = 'done';
@@ -244,8 +248,23 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
     }
   };
 
+  /**
+   * Group commit under load. A batch is one round trip, so while lookups keep arriving the next batch
+   * would start as soon as the last one ends, and a saturated gateway would make many small
+   * transactions, each with its WAL flush. After a batch of more than one event (others are being
+   * recorded at the same time), the next one waits until as long as that batch took has passed since
+   * it ended, so it gathers what arrives meanwhile; a lone lookup (a batch of one) never waits.
+   */
+  let lastBatch = { events: 0, endedAt: 0, durationMs: 0 };
+  const companyWaitMs = () =>
+    lastBatch.events > 1
+      ? Math.min(MAX_COMPANY_WAIT_MS, lastBatch.durationMs) - (performance.now() - lastBatch.endedAt)
+      : 0;
+
   const runBatches = async () => {
     while (queue.length > 0) {
+      const waitMs = queue.length < batchMaxEvents ? companyWaitMs() : 0;
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
       const sinceCheckpoint = await writeBatch(queue.splice(0, batchMaxEvents));
       if (signer && sinceCheckpoint >= checkpointEvery) {
         await checkpointIfDue(false).catch((error: unknown) =>

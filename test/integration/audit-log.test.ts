@@ -187,6 +187,36 @@ describe('the audit log on PostgreSQL', () => {
     expect((await verifyAuditLog(database)).ok).toBe(true);
   });
 
+  it('under concurrency, lets the next batch gather what arrives while it waits', async () => {
+    // Each append takes 30 ms, so what follows a batch can be seen to wait for it or not.
+    const slow: Database = {
+      ...database,
+      query: async (sql, params) => {
+        if (sql.includes('audit_append')) await new Promise((resolve) => setTimeout(resolve, 30));
+        return database.query(sql, params);
+      },
+    };
+    const log = await openLog({ database: slow, checkpointEvery: 10_000 });
+    const nextTurns = async (turns: number) => {
+      for (let turn = 0; turn < turns; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    // After a batch of two, an event waits for company: two more recorded a few turns later join it.
+    await Promise.all([
+      log.record(lookupEvent('granted', 200, 3)),
+      log.record(lookupEvent('granted', 200, 4)),
+    ]);
+    const before = log.stats().batches;
+    const first = log.record(lookupEvent('granted', 200, 5));
+    await nextTurns(2);
+    await Promise.all([
+      first,
+      log.record(lookupEvent('granted', 200, 6)),
+      log.record(lookupEvent('granted', 200, 7)),
+    ]);
+    expect(log.stats().batches - before).toBe(1);
+  });
+
   it('never strands an event recorded just as a batch finishes', async () => {
     // A lookup records its outcome event a few microtasks after an earlier event settles; such an
     // event must start the next batch, not wait for the record timeout (a spurious 503).
