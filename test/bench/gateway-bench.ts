@@ -15,9 +15,9 @@
  *   node --import tsx test/bench/gateway-bench.ts [--lookups 5000] [--sequential 1000] [--warmup 500]
  *     [--batches 200] [--batch-sequential 40] [--bundles 500] [--idle-ms 3000] [--gateway-from source|dist (npm run build first)]
  *     [--overlap-startup] [--doc docs/performance.md | --no-doc] [--json file]
- *     [--profile file.cpuprofile [--profile-at 32|1]]   (only the Kafka case: the gateway's CPU profile
- *     at 32 (or 1) in flight, taken with V8's profiler as node --cpu-prof does, and its summary; see
- *     summarise-profile.ts)
+ *     [--profile file.cpuprofile [--profile-at 32|1] [--profile-case kafka|in-process]]   (only that
+ *     case, by default over Kafka: the gateway's CPU profile at 32 (or 1) in flight, taken with V8's
+ *     profiler as node --cpu-prof does, and its summary; see summarise-profile.ts)
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -56,6 +56,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     profile: { type: 'string' },
     'profile-at': { type: 'string', default: '32' },
+    'profile-case': { type: 'string', default: 'kafka' },
     'overlap-startup': { type: 'boolean', default: false },
     'gateway-from': { type: 'string', default: 'source' },
     'idle-ms': { type: 'string', default: '3000' },
@@ -368,12 +369,11 @@ async function main(): Promise<void> {
 
   if (args.profile) {
     const file = path.resolve(args.profile);
-    const setup = startGatewaySetup({ brokers, from }, register);
+    const kafka = args['profile-case'] !== 'in-process';
+    const setup = startGatewaySetup(kafka ? { brokers, from } : { from }, register);
     const at = args['profile-at'];
-    await gatewayCase(rows, 'kafka', `full lookup over Kafka (gateway profiled at ${at} in flight)`, setup, {
-      kafka: true,
-      profileFile: file,
-    });
+    const label = `full lookup ${kafka ? 'over Kafka' : 'in-process bus'} (gateway profiled at ${at} in flight)`;
+    await gatewayCase(rows, kafka ? 'kafka' : 'in-process', label, setup, { kafka, profileFile: file });
     console.log(`Profile of the gateway process at ${at} in flight: ${file}\n`);
     console.log(summariseProfile(JSON.parse(readFileSync(file, 'utf8'))));
     return;
