@@ -26,6 +26,9 @@ export async function api(path, { method = 'GET', body, query, raw = false } = {
     ? new URLSearchParams(Object.entries(query).filter(([, value]) => value !== undefined && value !== ''))
     : undefined;
   const url = search && [...search].length > 0 ? `${path}?${search}` : path;
+  // Which session this request belongs to: a 401 for a request of an earlier session (still in
+  // flight when the officer signed out and in again) must not end the current one.
+  const sentWith = csrfToken;
   const response = await fetch(url, {
     method,
     credentials: 'same-origin',
@@ -43,7 +46,9 @@ export async function api(path, { method = 'GET', body, query, raw = false } = {
       problem = { title: `HTTP ${response.status}` };
     }
     const error = new ProblemError(problem, response.status);
-    if (response.status === 401) document.dispatchEvent(new CustomEvent('console:session-ended'));
+    if (response.status === 401 && sentWith === csrfToken) {
+      document.dispatchEvent(new CustomEvent('console:session-ended'));
+    }
     throw error;
   }
   if (raw) return response;
