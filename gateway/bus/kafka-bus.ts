@@ -2,8 +2,8 @@
  * The bus over Apache Kafka, through kafkajs (the contract in gateway/protocol/bus.ts). Delivery is
  * at least once: a message's offset is committed only after its handler settled (every
  * `commitIntervalMs`, when a rebalance starts, and at stop: kafka-subscription.ts), and a handler's
- * exception is logged and the message skipped. Publishes to one topic in the same event-loop turn share one produce
- * request, split so that no request exceeds `maxRequestBytes` (below the broker's
+ * exception is logged and the message skipped. Publishes in the same event-loop turn, whatever their
+ * topics, share one produce request, split so that no request exceeds `maxRequestBytes` (below the broker's
  * `message.max.bytes`). Topics are never auto-created. Every subscription is its own consumer
  * (kafka-subscription.ts); the producer and the admin client are shared and connected on first use.
  * TLS and SASL come from `security` (KAFKA_SSL*, KAFKA_SASL_* in gateway/foundation/config.ts); a
