@@ -213,6 +213,19 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
     return head;
   };
 
+  /**
+   * Group commit under load. A batch is one round trip, so while lookups keep arriving the next batch
+   * would start as soon as the last one ends, and a saturated gateway would make many small
+   * transactions, each with its WAL flush. After a batch of more than one event (others are being
+   * recorded at the same time), the next one waits until as long as that batch took has passed since
+   * it ended, so it gathers what arrives meanwhile; a lone lookup (a batch of one) never waits.
+   */
+  let lastBatch = { events: 0, endedAt: 0, durationMs: 0 };
+  const companyWaitMs = () =>
+    lastBatch.events > 1
+      ? Math.min(MAX_COMPANY_WAIT_MS, lastBatch.durationMs) - (performance.now() - lastBatch.endedAt)
+      : 0;
+
   const writeBatch = async (batch: Pending[]): Promise<number> => {
     const started = performance.now();
     for (const pending of batch) pending.state = 'writing';
@@ -247,19 +260,6 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
       writingSince = undefined;
     }
   };
-
-  /**
-   * Group commit under load. A batch is one round trip, so while lookups keep arriving the next batch
-   * would start as soon as the last one ends, and a saturated gateway would make many small
-   * transactions, each with its WAL flush. After a batch of more than one event (others are being
-   * recorded at the same time), the next one waits until as long as that batch took has passed since
-   * it ended, so it gathers what arrives meanwhile; a lone lookup (a batch of one) never waits.
-   */
-  let lastBatch = { events: 0, endedAt: 0, durationMs: 0 };
-  const companyWaitMs = () =>
-    lastBatch.events > 1
-      ? Math.min(MAX_COMPANY_WAIT_MS, lastBatch.durationMs) - (performance.now() - lastBatch.endedAt)
-      : 0;
 
   const runBatches = async () => {
     while (queue.length > 0) {
