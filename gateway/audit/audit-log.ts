@@ -32,6 +32,11 @@ export interface AuditLogOptions {
   logger: Logger;
   /** Most events in one batch transaction (default 500). */
   batchMaxEvents?: number;
+  /**
+   * Under load, the longest the next batch waits for more events to join it (default 10 ms; it waits
+   * at most as long as the last batch took, and a lone event never waits).
+   */
+  maxCompanyWaitMs?: number;
   /** How long the first event of an idle log waits for company before its batch starts (default 0: next tick). */
   batchMaxWaitMs?: number;
   /** Signs checkpoints; without it the log writes none. */
@@ -80,7 +85,7 @@ export interface AuditLog extends AuditRecorder {
 
 /** One-round-trip appends tried before a batch takes the chain lock while it is linked (see appendBatch). */
 const OPTIMISTIC_ATTEMPTS = 3;
-/** The longest a batch waits for company under load (see companyWaitMs). */
+/** The longest a batch waits for company under load, by default (see companyWaitMs). */
 const MAX_COMPANY_WAIT_MS = 10;
 
 interface Pending {
@@ -99,6 +104,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   await checkHmacKey(database, options.hmacKey);
 
   const batchMaxEvents = options.batchMaxEvents ?? 500;
+  const maxCompanyWaitMs = options.maxCompanyWaitMs ?? MAX_COMPANY_WAIT_MS;
   const batchMaxWaitMs = options.batchMaxWaitMs ?? 0;
   const checkpointEvery = options.checkpointEvery ?? 1000;
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 60_000;
@@ -223,7 +229,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   let lastBatch = { events: 0, endedAt: 0, durationMs: 0 };
   const companyWaitMs = () =>
     lastBatch.events > 1
-      ? Math.min(MAX_COMPANY_WAIT_MS, lastBatch.durationMs) - (performance.now() - lastBatch.endedAt)
+      ? Math.min(maxCompanyWaitMs, lastBatch.durationMs) - (performance.now() - lastBatch.endedAt)
       : 0;
 
   const writeBatch = async (batch: Pending[]): Promise<number> => {

@@ -188,15 +188,16 @@ describe('the audit log on PostgreSQL', () => {
   });
 
   it('under concurrency, lets the next batch gather what arrives while it waits', async () => {
-    // Each append takes 30 ms, so what follows a batch can be seen to wait for it or not.
+    // Each append takes 300 ms, and the wait may be as long (10 ms in production): a machine that
+    // stalls the test for a few milliseconds cannot make the events miss the wait.
     const slow: Database = {
       ...database,
       query: async (sql, params) => {
-        if (sql.includes('audit_append')) await new Promise((resolve) => setTimeout(resolve, 30));
+        if (sql.includes('audit_append')) await new Promise((resolve) => setTimeout(resolve, 300));
         return database.query(sql, params);
       },
     };
-    const log = await openLog({ database: slow, checkpointEvery: 10_000 });
+    const log = await openLog({ database: slow, checkpointEvery: 10_000, maxCompanyWaitMs: 1000 });
     const nextTurns = async (turns: number) => {
       for (let turn = 0; turn < turns; turn += 1) await new Promise((resolve) => setImmediate(resolve));
     };

@@ -151,7 +151,7 @@ describe('Kafka offset commits', { timeout: 120_000 }, () => {
     expect(interval?.commits).toBeLessThan(20);
     expect(interval?.lagMs).toBeLessThan(1000 + 1500);
     // Interval 0: a commit per message, some sharing one when the next message came during a commit.
-    expect(everyMessage?.commits).toBeGreaterThan(150);
+    expect(everyMessage?.commits).toBeGreaterThan(100);
   });
 
   it('stop() commits everything handled: the group’s next member starts right after it', async () => {
