@@ -12,11 +12,11 @@ import { demoToken } from '../support/gateway-auth.js';
 import { CERTIFICATE_TYPES, lookupBody } from '../support/lookup-fixtures.js';
 import { adminDatabaseUrl, databaseUrlFor, withAdminClient } from '../support/postgres-harness.js';
 import { writeBenchPolicy } from './bench-policy.js';
-import { type BenchChild, startBenchChild } from './bench-process.js';
+import { type BenchChild, benchDir, startBenchChild } from './bench-process.js';
 
 export interface GatewayOptions {
   brokers?: string;
-  /** `dist`: the build (npm run build first); default the sources, through tsx. */
+  /** `dist`: the build (npm run build first), under plain node; default the sources, through tsx. */
   from?: 'source' | 'dist';
   auditOff?: boolean;
   nodeArgs?: string[];
@@ -57,8 +57,15 @@ export async function startGatewaySetup(
     await mkdir(policies);
     await writeBenchPolicy(policies);
     const prefix = `bench-${randomBytes(3).toString('hex')}`;
+    const fromDist = options.from === 'dist';
     const gateway = startBenchChild('gateway', 'bench-gateway.ts', {
-      args: ['--from', options.from ?? 'source', ...(options.auditOff ? ['--audit', 'off'] : [])],
+      args: [
+        '--gateway',
+        path.join(benchDir, '../..', fromDist ? 'dist/gateway' : 'gateway'),
+        ...(options.auditOff ? ['--audit', 'off'] : []),
+      ],
+      // The build runs under plain node, as `npm start` runs it: no tsx loader in the measured process.
+      plainNode: fromDist,
       nodeArgs: options.nodeArgs,
       stdoutFile: path.join(dataDir, 'gateway.log'),
       env: {

@@ -6,10 +6,12 @@
  * `profileStart` / `profileStop` by running V8's CPU profiler (what `node --cpu-prof` runs, here only
  * over the measured phase, without start-up and warm-up) and writing a .cpuprofile, and `memory` with
  * process.memoryUsage() (rss-in-flight.ts: how much of the RSS is the JavaScript heap).
- *   node --import tsx test/bench/bench-gateway.ts [--from source|dist] [--audit off]   (driven by gateway-bench.ts)
+ *   node --import tsx test/bench/bench-gateway.ts --gateway <dir> [--audit off]   (driven by gateway-bench.ts)
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type * as ConfigModule from '../../gateway/foundation/config.js';
 import type * as GatewayModule from '../../gateway/gateway.js';
 import { serveOrchestrator } from './bench-process.js';
@@ -20,10 +22,13 @@ const option = (name: string) => {
   return at < 0 ? undefined : process.argv[at + 1];
 };
 const auditOff = option('--audit') === 'off';
-// `--from dist`: the build (dist/, what `npm start` runs), else the sources through tsx.
-const root = option('--from') === 'dist' ? '../../dist/gateway' : '../../gateway';
-const { loadConfig } = (await import(`${root}/foundation/config.js`)) as typeof ConfigModule;
-const { startGateway } = (await import(`${root}/gateway.js`)) as typeof GatewayModule;
+// `--gateway`: the folder of the gateway's modules, the build's (dist/gateway, what `npm start` runs;
+// this file then runs under plain node, see plain-node.ts) or the sources' (through tsx).
+const gatewayDir = option('--gateway');
+if (!gatewayDir) throw new Error('bench-gateway.ts needs --gateway <folder of the gateway modules>');
+const gatewayModule = (file: string) => import(pathToFileURL(path.join(gatewayDir, file)).href);
+const { loadConfig } = (await gatewayModule('foundation/config.js')) as typeof ConfigModule;
+const { startGateway } = (await gatewayModule('gateway.js')) as typeof GatewayModule;
 const kafkaRequests = countKafkaRequests();
 const gateway = await startGateway(loadConfig(), {
   ...(auditOff ? { lookupAuditForBenchmark: { record: async () => {} } } : {}),

@@ -8,6 +8,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exitOf, isRunning, stopChildProcess } from '../support/child-process.js';
+import { transpileForPlainNode } from './plain-node.js';
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -26,7 +27,7 @@ export interface BenchChild {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts `node [nodeArgs] --import tsx test/bench/<file> [args]`. */
+/** Starts `node [nodeArgs] --import tsx test/bench/<file> [args]` (with `plainNode`, its transpiled copy, without tsx). */
 export function startBenchChild(
   name: string,
   file: string,
@@ -34,6 +35,8 @@ export function startBenchChild(
     args?: string[];
     env?: Record<string, string>;
     nodeArgs?: string[];
+    /** Run the part's transpiled JavaScript under plain node, without tsx's loader (plain-node.ts). */
+    plainNode?: boolean;
     /** Where the part's stdout goes (its log), instead of being kept with stderr. */
     stdoutFile?: string;
     startTimeoutMs?: number;
@@ -42,7 +45,13 @@ export function startBenchChild(
   const stdoutFd = options.stdoutFile ? openSync(options.stdoutFile, 'a') : undefined;
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), '--import', 'tsx', path.join(benchDir, file), ...(options.args ?? [])],
+    [
+      ...(options.nodeArgs ?? []),
+      ...(options.plainNode
+        ? [transpileForPlainNode(path.join(benchDir, file))]
+        : ['--import', 'tsx', path.join(benchDir, file)]),
+      ...(options.args ?? []),
+    ],
     {
       env: { ...process.env, LOG_LEVEL: 'warn', KAFKAJS_NO_PARTITIONER_WARNING: '1', ...options.env },
       stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe', 'ipc'],

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (issue 12): every part in its own process on this machine, measured in one run at 1
  * and 32 in flight after a warm-up. The Kafka broker (the test harness's, unless KAFKA_BROKERS is
- * set), the local PostgreSQL (a database per gateway, dropped after), the gateway (bench-gateway.ts,
+ * set), the local PostgreSQL (a database per gateway, dropped after), the gateway (bench-gateway.ts:
+ * by default the build under plain node, as `npm start` runs it, so `npm run bench` builds first;
  * LOG_LEVEL=info as by default, its log to a file), the sample connectors (bench-connectors.ts) and
  * the load generator (bench-load.ts). Cases: the full lookup over Kafka; over the in-process bus
  * (connectors then run inside the gateway process); over Kafka with the audit recorder a no-op; the
@@ -13,7 +14,8 @@
  * Prints the table and the ratios, and writes them between the markers in docs/performance.md.
  *
  *   node --import tsx test/bench/gateway-bench.ts [--lookups 5000] [--sequential 1000] [--warmup 500]
- *     [--batches 200] [--batch-sequential 40] [--bundles 500] [--idle-ms 3000] [--gateway-from source|dist (npm run build first)]
+ *     [--batches 200] [--batch-sequential 40] [--bundles 500] [--idle-ms 3000] [--gateway-from dist|source]
+ *     [--gateway-node-args='--flag=value ...' (Node.js options of the gateway processes)]
  *     [--overlap-startup] [--doc docs/performance.md | --no-doc] [--json file]
  *     [--profile file.cpuprofile [--profile-at 32|1] [--profile-case kafka|in-process]]   (only that
  *     case, by default over Kafka: the gateway's CPU profile at 32 (or 1) in flight, taken with V8's
@@ -58,7 +60,8 @@ const { values: args } = parseArgs({
     'profile-at': { type: 'string', default: '32' },
     'profile-case': { type: 'string', default: 'kafka' },
     'overlap-startup': { type: 'boolean', default: false },
-    'gateway-from': { type: 'string', default: 'source' },
+    'gateway-from': { type: 'string', default: 'dist' },
+    'gateway-node-args': { type: 'string', default: '' },
     'idle-ms': { type: 'string', default: '3000' },
   },
 });
@@ -126,7 +129,9 @@ const cleanups: Array<() => Promise<unknown>> = [];
 const register = (cleanup: () => Promise<unknown>) => {
   cleanups.push(cleanup);
 };
-const from = args['gateway-from'] === 'dist' ? 'dist' : 'source';
+const from = args['gateway-from'] === 'source' ? 'source' : 'dist';
+/** Node.js options of every gateway process (e.g. `--gateway-node-args=--max-old-space-size=128`). */
+const nodeArgs = args['gateway-node-args'].split(/\s+/).filter(Boolean);
 async function cleanUp(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 }
@@ -361,16 +366,22 @@ function loadAverage(): string {
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
   const external = process.env.KAFKA_BROKERS?.trim();
-  process.stderr.write(external ? `Kafka: ${external} (KAFKA_BROKERS)\n` : 'Starting the Kafka broker...\n');
-  const broker = external ? undefined : await startKafkaBroker();
+  // Profiling the in-process case is the one run that needs no broker.
+  const needsBroker = !(args.profile && args['profile-case'] === 'in-process');
+  if (needsBroker) {
+    process.stderr.write(
+      external ? `Kafka: ${external} (KAFKA_BROKERS)\n` : 'Starting the Kafka broker...\n',
+    );
+  }
+  const broker = external || !needsBroker ? undefined : await startKafkaBroker();
   if (broker) cleanups.push(() => broker.stop());
   const brokers = external ?? broker?.brokers.join(',') ?? '';
   const rows: BenchRow[] = [];
 
   if (args.profile) {
     const file = path.resolve(args.profile);
-    const kafka = args['profile-case'] !== 'in-process';
-    const setup = startGatewaySetup(kafka ? { brokers, from } : { from }, register);
+    const kafka = needsBroker;
+    const setup = startGatewaySetup(kafka ? { brokers, from, nodeArgs } : { from, nodeArgs }, register);
     const at = args['profile-at'];
     const label = `full lookup ${kafka ? 'over Kafka' : 'in-process bus'} (gateway profiled at ${at} in flight)`;
     await gatewayCase(rows, kafka ? 'kafka' : 'in-process', label, setup, { kafka, profileFile: file });
@@ -383,9 +394,9 @@ async function main(): Promise<void> {
   // Each gateway starts just before its case, so none runs while another is measured, unless
   // --overlap-startup (the CI smoke: quicker, and its numbers are not looked at) starts all at once.
   const setups: Record<'kafka' | 'inProcess' | 'auditOff', () => Promise<GatewaySetup>> = {
-    kafka: () => startGatewaySetup({ brokers, from }, register),
-    inProcess: () => startGatewaySetup({ from }, register),
-    auditOff: () => startGatewaySetup({ brokers, auditOff: true, from }, register),
+    kafka: () => startGatewaySetup({ brokers, from, nodeArgs }, register),
+    inProcess: () => startGatewaySetup({ from, nodeArgs }, register),
+    auditOff: () => startGatewaySetup({ brokers, auditOff: true, from, nodeArgs }, register),
   };
   if (args['overlap-startup']) {
     for (const name of ['kafka', 'inProcess', 'auditOff'] as const) {
@@ -456,7 +467,11 @@ async function main(): Promise<void> {
       )
         .map(([key, v]) => `${key} ${(v * 1000).toFixed(0)} ms per s`)
         .join(', ')}; at 1 in flight this floor is a large part of the CPU per lookup.`,
-      'The gateway runs with LOG_LEVEL=info (the default: one log line per request), its log to a file; ' +
+      (from === 'dist'
+        ? 'The gateway is the build (dist/, what `npm start` runs) under plain node'
+        : 'The gateway is the sources under tsx, whose loader thread adds about 60 MiB to its RSS') +
+        (nodeArgs.length > 0 ? ` with ${nodeArgs.join(' ')}` : '') +
+        '; it runs with LOG_LEVEL=info (the default: one log line per request), its log to a file; ' +
         'the in-process row runs the sample connectors inside the gateway process, so its CPU includes theirs.',
     ],
   };

@@ -14,7 +14,8 @@
  * held requests; it prints the peak RSS (VmHWM, the kernel's high-water mark, and the largest
  * VmRSS sample, with the requests held when it was taken), the lookups answered and the failures.
  *   node --import tsx test/bench/rss-in-flight.ts [--in-flight 1000] [--count 4000] [--hold-ms 3000]
- *     [--warmup 500] [--gateway-from source|dist (npm run build first)] [--json file]
+ *     [--warmup 500] [--gateway-from dist (npm run build first)|source]
+ *     [--gateway-node-args='--flag=value ...' (the gateway process's Node.js options)] [--json file]
  * The Kafka broker is the test harness's unless KAFKA_BROKERS is set; PostgreSQL is DATABASE_URL's
  * server (default postgres://postgres@127.0.0.1:5432/test).
  */
@@ -24,7 +25,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startKafkaBroker } from '../kafka/kafka-broker.js';
 import { startGatewaySetup } from './bench-gateway-setup.js';
-import { type BenchChild, type PhaseResult, startBenchChild } from './bench-process.js';
+import { type BenchChild, cpuSeconds, type PhaseResult, startBenchChild } from './bench-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,7 +33,8 @@ const { values: args } = parseArgs({
     count: { type: 'string', default: '4000' },
     'hold-ms': { type: 'string', default: '3000' },
     warmup: { type: 'string', default: '500' },
-    'gateway-from': { type: 'string', default: 'source' },
+    'gateway-from': { type: 'string', default: 'dist' },
+    'gateway-node-args': { type: 'string', default: '' },
     json: { type: 'string' },
   },
 });
@@ -40,7 +42,7 @@ const IN_FLIGHT = Number(args['in-flight']);
 const COUNT = Math.max(Number(args.count), IN_FLIGHT);
 const HOLD_MS = Number(args['hold-ms']);
 const WARMUP = Number(args.warmup);
-const from = args['gateway-from'] === 'dist' ? 'dist' : 'source';
+const from = args['gateway-from'] === 'source' ? 'source' : 'dist';
 
 /** VmRSS and VmHWM of a process, MiB. */
 function memoryMiB(pid: number): { rss: number; hwm: number } {
@@ -105,7 +107,12 @@ async function main(): Promise<void> {
     if (broker) cleanups.push(() => broker.stop());
     const brokers = external ?? broker?.brokers.join(',') ?? '';
     const setup = await startGatewaySetup(
-      { brokers, from, env: { SILOBRIDGE_MAX_IN_FLIGHT_PER_DEPARTMENT: '1000' } },
+      {
+        brokers,
+        from,
+        nodeArgs: args['gateway-node-args'].split(/\s+/).filter(Boolean),
+        env: { SILOBRIDGE_MAX_IN_FLIGHT_PER_DEPARTMENT: '1000' },
+      },
       (cleanup) => cleanups.push(cleanup),
     );
     const { gateway, connectors, url } = setup;
@@ -148,7 +155,9 @@ async function main(): Promise<void> {
 
     await connectors.request({ type: 'hold', ms: HOLD_MS });
     await connectors.request({ type: 'held', reset: true });
+    const cpuBefore = cpuSeconds(gateway.pid);
     const { result, samples } = await measure(gateway, connectors, load, await setup.token());
+    const cpuMsPerLookup = ((cpuSeconds(gateway.pid) - cpuBefore) / result.items) * 1000;
     await connectors.request({ type: 'hold', ms: 0 });
     const { mostHeld } = (await connectors.request({ type: 'held' })) as unknown as { mostHeld: number };
     const after = memoryMiB(gateway.pid);
@@ -171,6 +180,8 @@ async function main(): Promise<void> {
       seconds: result.seconds,
       perSecond: result.items / result.seconds,
       latency: result.latency,
+      /** The gateway's CPU time over the phase (/proc utime+stime; with its GC) per lookup answered. */
+      cpuMsPerLookup,
       rssAfterStartMiB: afterStart.rss,
       rssAfterWarmupMiB: afterWarmup.rss,
       peakAfterWarmupMiB: afterWarmup.hwm,
@@ -196,9 +207,10 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(summary, null, 2));
     console.log(
-      `\n${IN_FLIGHT} lookups in flight (${COUNT} in all, connectors holding each ${HOLD_MS} ms), gateway from ${from}:\n` +
+      `\n${IN_FLIGHT} lookups in flight (${COUNT} in all, connectors holding each ${HOLD_MS} ms), gateway from ${from}${args['gateway-node-args'] ? ` (node ${args['gateway-node-args']})` : ''}:\n` +
         `  answered ${result.items}, failed ${failed} ${failed ? JSON.stringify(result.failures) : ''}, ` +
-        `${summary.perSecond.toFixed(0)}/s, p50 ${result.latency.p50.toFixed(0)} ms, p99 ${result.latency.p99.toFixed(0)} ms\n` +
+        `${summary.perSecond.toFixed(0)}/s, p50 ${result.latency.p50.toFixed(0)} ms, p99 ${result.latency.p99.toFixed(0)} ms, ` +
+        `gateway CPU ${cpuMsPerLookup.toFixed(2)} ms per lookup\n` +
         `  requests held by the connectors (the gateway waiting for them): most at once ${mostHeld}; ` +
         `while the load was steady min ${summary.heldWhileSteady.min}, median ${summary.heldWhileSteady.median}\n` +
         `  gateway RSS: after start ${afterStart.rss.toFixed(0)} MiB, after warm-up ${afterWarmup.rss.toFixed(0)} MiB ` +

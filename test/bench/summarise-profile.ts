@@ -39,6 +39,8 @@ const PACKAGE_AREAS: Array<[RegExp, string]> = [
   [/^node-jose$/, 'node-jose'],
   [/^prom-client$/, 'prom-client metrics'],
   [/^(tsx|esbuild|get-tsconfig)$/, 'tsx loader'],
+  // The harness's own files, transpiled there to run under plain node (plain-node.ts).
+  [/^\.cache$/, 'benchmark harness'],
 ];
 
 export function areaOf(frame: ProfileNode['callFrame']): string {
