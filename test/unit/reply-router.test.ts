@@ -111,7 +111,8 @@ describe('the reply router when the bus fails', () => {
     const refused = await Promise.all([ask(1000), ask(1000), ask(1000)]);
     for (const answer of refused) {
       expect(answer).toMatchObject({ status: 503, type: expect.stringMatching(/bus-unavailable$/) });
-      expect(answer.ms).toBeLessThan(50);
+      // At once: well before the 1,000 ms deadline (with room for a busy machine's pauses).
+      expect(answer.ms).toBeLessThan(500);
     }
     expect(published.length).toBe(sent);
 
@@ -131,7 +132,7 @@ describe('the reply router when the bus fails', () => {
     expect(replies.busOutage?.reason).toMatch(/not delivered to the bus within its 100 ms deadline/);
     const refused = await ask(1000);
     expect(refused).toMatchObject({ status: 503 });
-    expect(refused.ms).toBeLessThan(50);
+    expect(refused.ms).toBeLessThan(500);
   });
 
   it('does not stay down because the probe hung: the next probe goes out a second later', async () => {
