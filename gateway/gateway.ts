@@ -30,7 +30,6 @@ import { createHttpServer } from './http/http-server.js';
 import { createAuthenticator } from './identity/authenticator.js';
 import { createRefusalAuditMiddleware } from './identity/refusal-audit.js';
 import { startLookups } from './lookups/lookups.js';
-import { createProviderSignatures } from './lookups/provider-signatures.js';
 import { startMatters } from './matters/matters.js';
 import { createMetrics } from './metrics/metrics.js';
 import { startNotices } from './notices/notices.js';
@@ -233,7 +232,7 @@ export async function startGateway(
       bus,
       catalog,
       registry,
-      signatures: createProviderSignatures(registry),
+      signatures: lookups.signatures,
       policy,
       audit: audit.log,
       hashSubject: audit.hashSubject,

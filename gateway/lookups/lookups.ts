@@ -22,7 +22,7 @@ import { ConnectorDirectory } from './connector-directory.js';
 import { createLookupMetrics } from './lookup-metrics.js';
 import { createLookupRouter, type LookupSigner } from './lookup-routes.js';
 import { LookupService } from './lookup-service.js';
-import { createProviderSignatures } from './provider-signatures.js';
+import { createProviderSignatures, type ProviderSignatures } from './provider-signatures.js';
 import { ReplyRouter } from './reply-router.js';
 
 /**
@@ -55,6 +55,8 @@ export interface Lookups {
   connectorsRouter: Router;
   service: LookupService;
   directory: ConnectorDirectory;
+  /** Checks what departments sign (replies, heartbeats, change events) against their registered keys. */
+  signatures: ProviderSignatures;
   readiness: ReadinessCheck[];
   stop(): Promise<void>;
 }
@@ -155,6 +157,7 @@ export async function startLookups(options: LookupsOptions): Promise<Lookups> {
       authenticate: options.authenticate,
     }),
     service,
+    signatures,
     directory,
     readiness: [
       { name: 'replies', check: () => replies.checkReady() },
