@@ -105,11 +105,14 @@ export function createDepartmentSigner(options: {
 
 // --- Disclosures: one per record field -------------------------------------------------------------
 
+/** Random bytes in a disclosure's salt (128 bits, as RFC 9901 recommends). */
+const SALT_BYTES = 16;
+
 /** base64url of the UTF-8 JSON array `[salt, fieldName, value]`. */
 export function makeDisclosure(
   name: string,
   value: unknown,
-  salt = randomBytes(16).toString('base64url'),
+  salt = randomBytes(SALT_BYTES).toString('base64url'),
 ): string {
   return Buffer.from(JSON.stringify([salt, name, value]), 'utf8').toString('base64url');
 }
@@ -195,13 +198,18 @@ export async function signReply(signer: DepartmentSigner, reply: SignableReply):
   };
   let disclosures: Record<string, string> | undefined;
   if (reply.outcome === 'found' && reply.record) {
+    const fields = Object.entries(reply.record);
+    const digests: Record<string, string> = {};
     disclosures = {};
-    claims.digests = {};
-    for (const [name, value] of Object.entries(reply.record)) {
-      const disclosure = makeDisclosure(name, value);
+    // One draw from the random generator for every field's salt: a draw costs more than its bytes.
+    const salts = randomBytes(SALT_BYTES * fields.length);
+    for (const [index, [name, value]] of fields.entries()) {
+      const salt = salts.subarray(index * SALT_BYTES, (index + 1) * SALT_BYTES).toString('base64url');
+      const disclosure = makeDisclosure(name, value, salt);
       disclosures[name] = disclosure;
-      claims.digests[name] = disclosureDigest(disclosure);
+      digests[name] = disclosureDigest(disclosure);
     }
+    claims.digests = digests;
   }
   if (reply.outcome === 'error' && reply.error) claims.error = reply.error.code;
   const signature = await signer.sign(claims, REPLY_SIGNATURE_TYP);

@@ -11,6 +11,7 @@ import { createLookupRequester, type LookupRequester } from '../../connectors/te
 import { createInProcessBus } from '../../gateway/bus/in-process-bus.js';
 import { createProviderSignatures } from '../../gateway/lookups/provider-signatures.js';
 import type { Bus, IncomingMessage } from '../../gateway/protocol/bus.js';
+import { readDisclosure } from '../../gateway/protocol/department-signature.js';
 import type { HeartbeatEnvelope } from '../../gateway/protocol/envelopes.js';
 import { topicNames } from '../../gateway/protocol/topics.js';
 import { credentialsOf, departmentIdentity } from '../support/department-keys.js';
@@ -127,6 +128,10 @@ describe('connector runtime (in-process bus)', () => {
       const checked = await signatures.verifyReply(found as unknown as Record<string, unknown>, DEPARTMENT);
       expect(checked.keyId).toBe(`${identity.systemId}#${identity.kid}`);
       expect(Object.keys(checked.disclosures).sort()).toEqual(Object.keys(LICENCE).sort());
+      // Each field hides behind a salt of its own: 128 random bits, 22 base64url characters.
+      const salts = Object.values(checked.disclosures).map((disclosure) => readDisclosure(disclosure).salt);
+      expect(new Set(salts).size).toBe(salts.length);
+      for (const salt of salts) expect(salt).toMatch(/^[A-Za-z0-9_-]{22}$/);
       const notFound = await requester.lookup(DEPARTMENT, {
         certificateType: 'business-licence',
         subject: { unifiedSocialCreditCode: '91110000000000000X' },
