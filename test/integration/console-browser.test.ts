@@ -7,7 +7,7 @@
  * session can do nothing but audit.
  */
 import { randomBytes } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../gateway/console/console-security.js';
 import type { RunningGateway } from '../../gateway/gateway.js';
@@ -396,6 +396,48 @@ describe('the data officers’ console', () => {
       expect(text).not.toContain('officer-042');
       await screenshot(publicPage, 'public');
       await anonymous.close();
+    });
+
+    it('keeps a new session when a request made under the one before is refused late', async () => {
+      // The connectors view's request is held in the network while the officer signs out and in
+      // again; then it is answered 401, as the gateway answers the old session. That refusal is
+      // about the old session and must not end the new one.
+      const held: { route?: Route } = {};
+      await page.route('**/v1/connectors', async (route) => {
+        if (held.route) return route.continue();
+        held.route = route;
+      });
+      try {
+        await page.click('#nav a[data-view="connectors"]');
+        await expect.poll(() => held.route !== undefined).toBe(true);
+        await page.click('#sign-out');
+        await expect.poll(() => page.textContent('#sign-in-message')).toContain('Signed out');
+        auditorToken = await demoToken(env.dataDir, AUDITOR);
+        tokens.push(auditorToken);
+        await page.fill('#token', auditorToken);
+        await page.click('#sign-in-form button[type="submit"]');
+        await page.locator('#connector-instances').waitFor();
+
+        const late = held.route as Route;
+        const answered = page.waitForEvent('requestfinished', (request) => request === late.request());
+        await late.fulfill({
+          status: 401,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({
+            type: 'https://silobridge.dev/problems/session-ended',
+            title: 'Unauthorized',
+            status: 401,
+            detail: 'This console session has ended. Sign in again.',
+          }),
+        });
+        await answered;
+        // Time for the console to act on the refusal, as it did before this was fixed.
+        await page.waitForTimeout(500);
+        expect(await page.locator('#sign-in').isVisible()).toBe(false);
+        await go('reviews');
+      } finally {
+        await page.unroute('**/v1/connectors');
+      }
     });
 
     it('switches language, signs out, and says when a session ended', async () => {
