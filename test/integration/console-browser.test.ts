@@ -239,6 +239,18 @@ describe('the data officers’ console', () => {
       await page.click(`#nav a[data-view="${name}"]`);
       await view(name).waitFor();
     };
+    /**
+     * Signs out (the console says so), then in again on a fresh token: the first (5 minutes) may have
+     * expired on a loaded machine. The console then shows the view the officer was on.
+     */
+    const signOutAndInAgain = async () => {
+      await page.click('#sign-out');
+      await expect.poll(() => page.textContent('#sign-in-message')).toContain('Signed out');
+      auditorToken = await demoToken(env.dataDir, AUDITOR);
+      tokens.push(auditorToken);
+      await page.fill('#token', auditorToken);
+      await page.click('#sign-in-form button[type="submit"]');
+    };
 
     beforeAll(async () => {
       auditorToken = await demoToken(env.dataDir, AUDITOR);
@@ -410,12 +422,7 @@ describe('the data officers’ console', () => {
       try {
         await page.click('#nav a[data-view="connectors"]');
         await expect.poll(() => held.route !== undefined).toBe(true);
-        await page.click('#sign-out');
-        await expect.poll(() => page.textContent('#sign-in-message')).toContain('Signed out');
-        auditorToken = await demoToken(env.dataDir, AUDITOR);
-        tokens.push(auditorToken);
-        await page.fill('#token', auditorToken);
-        await page.click('#sign-in-form button[type="submit"]');
+        await signOutAndInAgain();
         await page.locator('#connector-instances').waitFor();
 
         const late = held.route as Route;
@@ -445,14 +452,7 @@ describe('the data officers’ console', () => {
       expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
       expect(await page.textContent('#nav a[data-view="search"]')).toBe('审计查询');
       await page.click('#language');
-      await page.click('#sign-out');
-      await expect.poll(() => page.textContent('#sign-in-message')).toContain('Signed out');
-
-      // A fresh token: the first one (5 minutes) may have expired on a loaded machine.
-      auditorToken = await demoToken(env.dataDir, AUDITOR);
-      tokens.push(auditorToken);
-      await page.fill('#token', auditorToken);
-      await page.click('#sign-in-form button[type="submit"]');
+      await signOutAndInAgain();
       // Back where the officer was (the sample), now signed in again.
       await view('reviews').waitFor();
       await gateway.database.query('UPDATE console_sessions SET revoked_at = now() WHERE revoked_at IS NULL');
