@@ -16,7 +16,7 @@ import { type BenchChild, benchDir, startBenchChild } from './bench-process.js';
 
 export interface GatewayOptions {
   brokers?: string;
-  /** `dist`: the build (npm run build first), under plain node; default the sources, through tsx. */
+  /** `dist` (the default): the build (npm run build first), under plain node; `source`: through tsx. */
   from?: 'source' | 'dist';
   auditOff?: boolean;
   nodeArgs?: string[];
@@ -57,7 +57,7 @@ export async function startGatewaySetup(
     await mkdir(policies);
     await writeBenchPolicy(policies);
     const prefix = `bench-${randomBytes(3).toString('hex')}`;
-    const fromDist = options.from === 'dist';
+    const fromDist = options.from !== 'source';
     const gateway = startBenchChild('gateway', 'bench-gateway.ts', {
       args: [
         '--gateway',

@@ -160,38 +160,32 @@ describe('Kafka offset commits', { timeout: 120_000 }, () => {
     const topic = uniqueName('clean-stop');
     await bus.ensureTopics([topic], 2);
     const groupId = uniqueName('g');
-    const first = recorder();
-    const subscription = await bus.subscribe({
-      topics: [topic],
-      groupId,
-      fromBeginning: true,
-      handle: first.handle,
-    });
-    await subscription.ready;
-    await bus.publish(
-      topic,
-      Array.from({ length: 40 }, (_, i) => ({ key: `first-${i}`, value: `first ${i}` })),
-    );
-    await vi.waitFor(() => expect(first.handled).toHaveLength(40), waitLong);
+    /** A member that reads the group from the beginning, once it has handled `count` new messages. */
+    const memberHandling = async (label: string, count: number) => {
+      const member = recorder();
+      const subscription = await bus.subscribe({
+        topics: [topic],
+        groupId,
+        fromBeginning: true,
+        handle: member.handle,
+      });
+      await subscription.ready;
+      await bus.publish(
+        topic,
+        Array.from({ length: count }, (_, i) => ({ key: `${label}-${i}`, value: `${label} ${i}` })),
+      );
+      await vi.waitFor(() => expect(member.handled).toHaveLength(count), waitLong);
+      return { member, subscription };
+    };
+
+    const { subscription } = await memberHandling('first', 40);
     expect(await committed(groupId, topic)).toEqual([-1, -1]);
 
     await subscription.stop();
     expect(await committed(groupId, topic)).toEqual(await endOffsets(topic));
 
     // fromBeginning: without a committed offset this member would read the first 40 again.
-    const second = recorder();
-    const next = await bus.subscribe({
-      topics: [topic],
-      groupId,
-      fromBeginning: true,
-      handle: second.handle,
-    });
-    await next.ready;
-    await bus.publish(
-      topic,
-      Array.from({ length: 20 }, (_, i) => ({ key: `second-${i}`, value: `second ${i}` })),
-    );
-    await vi.waitFor(() => expect(second.handled).toHaveLength(20), waitLong);
+    const { member: second } = await memberHandling('second', 20);
     // Each partition is read in order: an old message due again would have come before the new ones.
     expect(new Set(second.handled.map((message) => message.partition)).size).toBe(2);
     expect(second.values().every((value) => value.startsWith('second'))).toBe(true);
